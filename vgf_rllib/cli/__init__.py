@@ -1,0 +1,40 @@
+"""The ``vgf-rllib`` command line: one module per sub-command, each with ``register(subparsers)``.
+
+Sub-command modules import Ray/torch lazily inside their handlers so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: sub-command modules (relative to this package), in the order ``--help`` lists them
+COMMAND_MODULES = ("train", "evaluate", "data", "sweep", "report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vgf-rllib",
+        description="Value Gradient Flow (VGF) offline RL on Ray RLlib.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"vgf_rllib.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"vgf_rllib.cli.{name}":
+                raise
+            continue  # sub-command not part of this build
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

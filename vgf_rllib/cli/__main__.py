@@ -1,0 +1,5 @@
+import sys
+
+from vgf_rllib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,171 @@
+"""The in-memory offline dataset every loader produces (spec section 4).
+
+One :class:`OfflineDataset` holds flat transition arrays. ``masks`` says where to bootstrap
+(0 only where the task is complete, spec 4.1); ``terminals`` marks trajectory ends and is
+informational only (it never stops bootstrapping). Actions live in [-1, 1] (spec 4.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+REQUIRED_FIELDS = ("observations", "actions", "rewards", "next_observations")
+ACTION_CLIP = 1.0 - 1e-5  # spec 4.3: dataset actions are clipped to [-1 + 1e-5, 1 - 1e-5]
+
+
+class DatasetError(ValueError):
+    """A dataset failed validation; the message names the source, the field and the problem."""
+
+
+@dataclass(frozen=True)
+class OfflineDataset:
+    """Flat transitions as float32 arrays, validated on construction through :func:`from_arrays`."""
+
+    observations: np.ndarray  # (T, obs_dim)
+    actions: np.ndarray  # (T, act_dim), in [-1, 1]
+    rewards: np.ndarray  # (T,)
+    next_observations: np.ndarray  # (T, obs_dim)
+    masks: np.ndarray  # (T,) 1.0 = bootstrap from s', 0.0 = task complete
+    terminals: np.ndarray  # (T,) 1.0 = last transition of a trajectory
+    source: str = "<arrays>"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.observations.shape[0])
+
+    @property
+    def observation_dim(self) -> int:
+        return int(self.observations.shape[1])
+
+    @property
+    def action_dim(self) -> int:
+        return int(self.actions.shape[1])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The six transition arrays by name (what the learner copies to its device)."""
+        return {
+            "observations": self.observations,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "next_observations": self.next_observations,
+            "masks": self.masks,
+            "terminals": self.terminals,
+        }
+
+
+def _as_float_array(source: str, name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.floating)
+        or np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise DatasetError(
+            f"{source}: field '{name}' has dtype {array.dtype}; a numeric (float) array is needed"
+        )
+    return array
+
+
+def _check_finite(source: str, name: str, array: np.ndarray) -> None:
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        row = int(bad[0])
+        raise DatasetError(
+            f"{source}: field '{name}' holds NaN or inf (first at row {row}, "
+            f"index {tuple(int(i) for i in bad)}, value {array[tuple(bad)]})"
+        )
+
+
+def from_arrays(
+    arrays: Mapping[str, Any],
+    *,
+    source: str = "<arrays>",
+    metadata: dict[str, Any] | None = None,
+) -> OfflineDataset:
+    """Validate raw transition arrays and build an :class:`OfflineDataset`.
+
+    Accepts ``observations, actions, rewards, next_observations`` plus ``masks`` and/or
+    ``terminals``. Without ``masks``, ``masks = 1 - terminals`` (D4RL convention: a terminal
+    transition is a true episode end). Actions must already lie in [-1, 1]; they are then
+    clipped to [-1 + 1e-5, 1 - 1e-5] (spec 4.3). Every problem raises :class:`DatasetError`
+    naming ``source`` and the field; nothing is modified on failure.
+    """
+    missing = [name for name in REQUIRED_FIELDS if name not in arrays]
+    if "masks" not in arrays and "terminals" not in arrays:
+        missing.append("masks or terminals")
+    if missing:
+        raise DatasetError(
+            f"{source}: missing field(s) {missing}; present: {sorted(arrays.keys())}"
+        )
+    raw = {
+        name: _as_float_array(source, name, arrays[name])
+        for name in (*REQUIRED_FIELDS, "masks", "terminals")
+        if name in arrays
+    }
+    length = raw["observations"].shape[0] if raw["observations"].ndim else 0
+    if length == 0:
+        raise DatasetError(f"{source}: the dataset is empty (0 transitions)")
+    for name, array in raw.items():
+        if array.ndim == 0 or array.shape[0] != length:
+            shape = array.shape
+            raise DatasetError(
+                f"{source}: field '{name}' has shape {shape}, but 'observations' has "
+                f"{length} rows; every field needs one row per transition"
+            )
+    for name in ("observations", "next_observations", "actions"):
+        if raw[name].ndim != 2:
+            raise DatasetError(
+                f"{source}: field '{name}' must be 2-D (transitions, dim); got shape "
+                f"{raw[name].shape}"
+            )
+    for name in ("rewards", "masks", "terminals"):
+        if name in raw:
+            raw[name] = raw[name].reshape(length, -1) if raw[name].ndim > 1 else raw[name]
+            if raw[name].ndim != 1 and raw[name].shape[1] != 1:
+                raise DatasetError(
+                    f"{source}: field '{name}' must be 1-D (one scalar per transition); "
+                    f"got shape {arrays[name].shape if hasattr(arrays[name], 'shape') else '?'}"
+                )
+            raw[name] = raw[name].reshape(length)
+    if raw["next_observations"].shape[1] != raw["observations"].shape[1]:
+        raise DatasetError(
+            f"{source}: 'next_observations' has dim {raw['next_observations'].shape[1]} but "
+            f"'observations' has dim {raw['observations'].shape[1]}"
+        )
+    for name, array in raw.items():
+        _check_finite(source, name, array)
+    actions = raw["actions"]
+    outside = np.abs(actions) > 1.0
+    if outside.any():
+        row, col = (int(i) for i in np.argwhere(outside)[0])
+        raise DatasetError(
+            f"{source}: field 'actions' has {int(outside.sum())} value(s) outside [-1, 1] "
+            f"(first at row {row}, dim {col}: {actions[row, col]}); rescale them from the "
+            "env's action bounds (rescale_actions=True) or normalize them first"
+        )
+    for name in ("masks", "terminals"):
+        if name in raw and not np.isin(raw[name], (0, 1)).all():
+            row = int(np.argwhere(~np.isin(raw[name], (0, 1)))[0, 0])
+            raise DatasetError(
+                f"{source}: field '{name}' must hold only 0 and 1; row {row} is {raw[name][row]}"
+            )
+    terminals = raw.get("terminals")
+    masks = raw.get("masks")
+    if masks is None:
+        masks = 1.0 - terminals
+    if terminals is None:
+        terminals = 1.0 - masks
+    as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    return OfflineDataset(
+        observations=as32(raw["observations"]),
+        actions=as32(np.clip(actions, -ACTION_CLIP, ACTION_CLIP)),
+        rewards=as32(raw["rewards"]),
+        next_observations=as32(raw["next_observations"]),
+        masks=as32(masks),
+        terminals=as32(terminals),
+        source=source,
+        metadata=dict(metadata or {}),
+    )
