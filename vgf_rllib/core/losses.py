@@ -1,0 +1,82 @@
+"""Critic target and losses of one VGF gradient step (spec 2.4)."""
+
+from __future__ import annotations
+
+import torch
+
+from vgf_rllib.core.flow import flow_matching_loss
+from vgf_rllib.core.networks import TwinCritic, VelocityField
+from vgf_rllib.core.policy import ParticlePolicySettings, per_particle, propose_particles
+from vgf_rllib.core.transport import aggregate_twins
+
+PARTICLE_AGGREGATIONS = ("mean", "max")
+
+
+def aggregate_particles(values: torch.Tensor, how: str) -> torch.Tensor:
+    """Reduce per-particle values ``(B, N)`` to ``(B,)`` by ``mean`` or ``max`` (spec 2.4 step 3)."""
+    if how == "mean":
+        return values.mean(-1)
+    if how == "max":
+        return values.max(-1).values
+    raise ValueError(f"particle aggregation must be one of {PARTICLE_AGGREGATIONS}, got {how!r}")
+
+
+def td_target(
+    rewards: torch.Tensor,
+    masks: torch.Tensor,
+    next_target_q: torch.Tensor,
+    *,
+    gamma: float,
+    target_twin_agg: str,
+    particle_agg: str,
+) -> torch.Tensor:
+    """y = r + gamma * mask * agg_particles(agg_twins(Q_target(s', a'_i))) (spec 2.4 steps 2-4).
+
+    ``next_target_q`` holds the target twins at the transported next-state particles,
+    shape ``(B, N, 2)``. The result carries no gradient.
+    """
+    next_value = aggregate_particles(aggregate_twins(next_target_q, target_twin_agg), particle_agg)
+    return (rewards + gamma * masks * next_value).detach()
+
+
+def twin_critic_loss(q_values: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean[(y - Q1(s,a))^2 + (y - Q2(s,a))^2] for ``q_values`` of shape ``(B, 2)`` (spec 2.4.5)."""
+    return (q_values - target.unsqueeze(-1)).pow(2).sum(-1).mean()
+
+
+def vgf_losses(
+    velocity: VelocityField,
+    critic: TwinCritic,
+    target_critic: TwinCritic,
+    batch: dict[str, torch.Tensor],
+    settings: ParticlePolicySettings,
+    *,
+    gamma: float,
+    target_twin_agg: str,
+    particle_agg: str,
+) -> dict[str, torch.Tensor]:
+    """Both losses of one gradient step (spec 2.4): the TD loss and the BC flow loss.
+
+    ``batch`` holds ``observations, actions, rewards, next_observations, masks``. Next-state
+    particles are flow samples at s' moved by L_train transport steps along the ONLINE
+    critics' gradient; their values come from the TARGET critics.
+    """
+    next_obs = batch["next_observations"]
+    next_particles = propose_particles(velocity, critic, next_obs, settings)
+    with torch.no_grad():
+        next_target_q = target_critic(per_particle(next_obs, settings.num_particles), next_particles)
+    target = td_target(
+        batch["rewards"],
+        batch["masks"],
+        next_target_q,
+        gamma=gamma,
+        target_twin_agg=target_twin_agg,
+        particle_agg=particle_agg,
+    )
+    q_values = critic(batch["observations"], batch["actions"])
+    return {
+        "critic_loss": twin_critic_loss(q_values, target),
+        "flow_loss": flow_matching_loss(velocity, batch["observations"], batch["actions"]),
+        "q_mean": q_values.detach().mean(),
+        "target_mean": target.mean(),
+    }

@@ -1,0 +1,53 @@
+"""The networks VGF trains: twin critics (spec 2.2) and the flow velocity field (spec 2.1)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+def mlp(
+    in_dim: int, hidden: Sequence[int], out_dim: int, *, layer_norm: bool = False
+) -> nn.Sequential:
+    """ReLU MLP; with ``layer_norm`` every hidden layer is Linear -> LayerNorm -> ReLU."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for size in hidden:
+        layers.append(nn.Linear(width, size))
+        if layer_norm:
+            layers.append(nn.LayerNorm(size))
+        layers.append(nn.ReLU())
+        width = size
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class TwinCritic(nn.Module):
+    """Q1, Q2 on concat(s, a) with LayerNorm in the hidden layers (spec 2.2).
+
+    ``forward`` broadcasts over any leading dims and returns ``(..., 2)``: the two Q values.
+    """
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.q1 = mlp(obs_dim + action_dim, hidden, 1, layer_norm=True)
+        self.q2 = mlp(obs_dim + action_dim, hidden, 1, layer_norm=True)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        inputs = torch.cat([obs, actions], dim=-1)
+        return torch.cat([self.q1(inputs), self.q2(inputs)], dim=-1)
+
+
+class VelocityField(nn.Module):
+    """Flow-matching velocity v(s, x, t): an MLP on concat(s, x, t) (spec 2.1)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.action_dim = action_dim
+        self.net = mlp(obs_dim + action_dim + 1, hidden, action_dim)
+
+    def forward(self, obs: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``t`` has the leading shape of ``x`` (one time per row), without the action dim."""
+        return self.net(torch.cat([obs, x, t.unsqueeze(-1)], dim=-1))
