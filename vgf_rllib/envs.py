@@ -9,11 +9,17 @@ from __future__ import annotations
 from typing import Callable
 
 import gymnasium as gym
+import numpy as np
 
 EnvFactory = Callable[..., gym.Env]
 
 #: prefix (without the colon) -> factory(name, **kwargs) -> gym.Env
 ENV_FACTORIES: dict[str, EnvFactory] = {}
+
+ScoreNormalizer = Callable[[str, np.ndarray], "np.ndarray | None"]
+
+#: prefix -> normalizer(name, episode_returns) -> normalized scores, or None if unknown
+SCORE_NORMALIZERS: dict[str, ScoreNormalizer] = {}
 
 
 class EnvSpecError(ValueError):
@@ -29,3 +35,11 @@ def make_env(spec: str, **kwargs) -> gym.Env:
         return gym.make(spec, **kwargs)
     except (gym.error.Error, ModuleNotFoundError, ImportError, AttributeError) as error:
         raise EnvSpecError(f"cannot make evaluation env '{spec}': {error}") from error
+
+
+def normalized_score(spec: str, returns: np.ndarray) -> np.ndarray | None:
+    """The benchmark's normalized score of episode returns, or None where it defines none."""
+    prefix, sep, name = spec.partition(":")
+    if sep and prefix in SCORE_NORMALIZERS:
+        return SCORE_NORMALIZERS[prefix](name, np.asarray(returns, dtype=np.float64))
+    return None
