@@ -1,7 +1,9 @@
 """Evaluation environments from a spec string, and the score each benchmark reports.
 
 A spec is any gymnasium id (``"Pendulum-v1"``, ``"my_pkg.envs:MyEnv-v0"``) or a
-``suite:name`` string handled by a factory in :data:`ENV_FACTORIES`.
+``suite:name`` string handled by a factory in :data:`ENV_FACTORIES`:
+``ogbench:<env>-<dataset>-singletask[-taskN]-v0`` (spec 4.1; metric: ``info["success"]``) and
+``minari:<dataset id or directory>`` (the dataset's eval env, spec 4.2; D4RL-normalized score).
 """
 
 from __future__ import annotations
@@ -30,7 +32,12 @@ def make_env(spec: str, **kwargs) -> gym.Env:
     """Build one evaluation env from ``spec`` (see module docstring)."""
     prefix, sep, name = spec.partition(":")
     if sep and prefix in ENV_FACTORIES:
-        return ENV_FACTORIES[prefix](name, **kwargs)
+        try:
+            return ENV_FACTORIES[prefix](name, **kwargs)
+        except EnvSpecError:
+            raise
+        except (ValueError, gym.error.Error, ImportError, AttributeError) as error:
+            raise EnvSpecError(f"cannot make evaluation env '{spec}': {error}") from error
     try:
         return gym.make(spec, **kwargs)
     except (gym.error.Error, ModuleNotFoundError, ImportError, AttributeError) as error:
@@ -43,3 +50,26 @@ def normalized_score(spec: str, returns: np.ndarray) -> np.ndarray | None:
     if sep and prefix in SCORE_NORMALIZERS:
         return SCORE_NORMALIZERS[prefix](name, np.asarray(returns, dtype=np.float64))
     return None
+
+
+def _ogbench_env(name: str, **kwargs) -> gym.Env:
+    from vgf_rllib.data.ogbench_data import make_ogbench_env
+
+    return make_ogbench_env(name, **kwargs)
+
+
+def _minari_env(name: str, **kwargs) -> gym.Env:
+    from vgf_rllib.data.minari_data import make_minari_env
+
+    return make_minari_env(name, **kwargs)
+
+
+def _minari_score(name: str, returns: np.ndarray) -> np.ndarray | None:
+    from vgf_rllib.data.minari_data import minari_normalized_score
+
+    return minari_normalized_score(name, returns)
+
+
+ENV_FACTORIES["ogbench"] = _ogbench_env
+ENV_FACTORIES["minari"] = _minari_env
+SCORE_NORMALIZERS["minari"] = _minari_score

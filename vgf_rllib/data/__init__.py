@@ -1,6 +1,23 @@
-"""Offline datasets: validation, loading and (for OGBench) local generation (spec section 4)."""
+"""Offline datasets: validation, loading and (for OGBench) local generation (spec section 4).
 
-from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays
-from vgf_rllib.data.loading import load_dataset
+Importing the package registers the ``ogbench:`` and ``minari:`` suite loaders; ogbench and
+minari themselves are imported only when such a dataset is used.
+"""
 
-__all__ = ["DatasetError", "OfflineDataset", "from_arrays", "load_dataset"]
+from vgf_rllib.data import minari_data, ogbench_data  # noqa: F401  (register suite loaders)
+from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays, observation_statistics
+from vgf_rllib.data.loading import FILE_LOADERS, SUITE_LOADERS, build_dataset, load_dataset
+from vgf_rllib.data.spaces import check_against_spaces, rescale_actions
+
+__all__ = [
+    "DatasetError",
+    "FILE_LOADERS",
+    "OfflineDataset",
+    "SUITE_LOADERS",
+    "build_dataset",
+    "check_against_spaces",
+    "from_arrays",
+    "load_dataset",
+    "observation_statistics",
+    "rescale_actions",
+]

@@ -13,7 +13,11 @@ from typing import Any, Mapping
 import numpy as np
 
 REQUIRED_FIELDS = ("observations", "actions", "rewards", "next_observations")
+FLAG_FIELDS = ("masks", "terminals")
+#: fields holding continuous vectors: integer, boolean or object dtypes are refused there
+VECTOR_FIELDS = ("observations", "next_observations", "actions")
 ACTION_CLIP = 1.0 - 1e-5  # spec 4.3: dataset actions are clipped to [-1 + 1e-5, 1 - 1e-5]
+MIN_OBSERVATION_STD = 1e-3
 
 
 class DatasetError(ValueError):
@@ -56,15 +60,22 @@ class OfflineDataset:
         }
 
 
-def _as_float_array(source: str, name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.floating)
-        or np.issubdtype(array.dtype, np.integer)
-        or np.issubdtype(array.dtype, np.bool_)
-    ):
+def _as_numeric_array(source: str, name: str, value: Any) -> np.ndarray:
+    """``value`` as an array; vectors must be floating point, scalars may be int or bool."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise DatasetError(f"{source}: field '{name}' is not a rectangular array ({error})") from error
+    floating = np.issubdtype(array.dtype, np.floating)
+    if name in VECTOR_FIELDS and not floating:
         raise DatasetError(
-            f"{source}: field '{name}' has dtype {array.dtype}; a numeric (float) array is needed"
+            f"{source}: field '{name}' has dtype {array.dtype}; a floating-point array is needed "
+            "(integer or object data usually means a wrong column or pixel observations, which "
+            "this project does not support; convert explicitly with .astype(np.float32) if meant)"
+        )
+    if not (floating or np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+        raise DatasetError(
+            f"{source}: field '{name}' has dtype {array.dtype}; a numeric array is needed"
         )
     return array
 
@@ -79,6 +90,39 @@ def _check_finite(source: str, name: str, array: np.ndarray) -> None:
         )
 
 
+def _check_shapes(source: str, raw: dict[str, np.ndarray]) -> int:
+    """Check one row per transition, 2-D vectors and 1-D scalars; returns the row count."""
+    length = raw["observations"].shape[0] if raw["observations"].ndim else 0
+    if length == 0:
+        raise DatasetError(f"{source}: the dataset is empty (0 transitions)")
+    for name, array in raw.items():
+        if array.ndim == 0 or array.shape[0] != length:
+            raise DatasetError(
+                f"{source}: field '{name}' has shape {array.shape}, but 'observations' has "
+                f"{length} rows; every field needs one row per transition"
+            )
+    for name in VECTOR_FIELDS:
+        if raw[name].ndim != 2:
+            raise DatasetError(
+                f"{source}: field '{name}' must be 2-D (transitions, dim); got shape "
+                f"{raw[name].shape}"
+            )
+    for name in ("rewards", *FLAG_FIELDS):
+        if name in raw:
+            if raw[name].size != length:
+                raise DatasetError(
+                    f"{source}: field '{name}' must be 1-D (one scalar per transition); "
+                    f"got shape {raw[name].shape}"
+                )
+            raw[name] = raw[name].reshape(length)
+    if raw["next_observations"].shape[1] != raw["observations"].shape[1]:
+        raise DatasetError(
+            f"{source}: 'next_observations' has dim {raw['next_observations'].shape[1]} but "
+            f"'observations' has dim {raw['observations'].shape[1]}"
+        )
+    return length
+
+
 def from_arrays(
     arrays: Mapping[str, Any],
     *,
@@ -90,51 +134,23 @@ def from_arrays(
     Accepts ``observations, actions, rewards, next_observations`` plus ``masks`` and/or
     ``terminals``. Without ``masks``, ``masks = 1 - terminals`` (D4RL convention: a terminal
     transition is a true episode end). Actions must already lie in [-1, 1]; they are then
-    clipped to [-1 + 1e-5, 1 - 1e-5] (spec 4.3). Every problem raises :class:`DatasetError`
-    naming ``source`` and the field; nothing is modified on failure.
+    clipped to [-1 + 1e-5, 1 - 1e-5] (spec 4.3). Observations and actions must be floating
+    point. Every problem raises :class:`DatasetError` naming ``source``, the field and (where
+    there is one) the first bad row; nothing is modified on failure.
     """
     missing = [name for name in REQUIRED_FIELDS if name not in arrays]
-    if "masks" not in arrays and "terminals" not in arrays:
+    if not any(name in arrays for name in FLAG_FIELDS):
         missing.append("masks or terminals")
     if missing:
         raise DatasetError(
             f"{source}: missing field(s) {missing}; present: {sorted(arrays.keys())}"
         )
     raw = {
-        name: _as_float_array(source, name, arrays[name])
-        for name in (*REQUIRED_FIELDS, "masks", "terminals")
+        name: _as_numeric_array(source, name, arrays[name])
+        for name in (*REQUIRED_FIELDS, *FLAG_FIELDS)
         if name in arrays
     }
-    length = raw["observations"].shape[0] if raw["observations"].ndim else 0
-    if length == 0:
-        raise DatasetError(f"{source}: the dataset is empty (0 transitions)")
-    for name, array in raw.items():
-        if array.ndim == 0 or array.shape[0] != length:
-            shape = array.shape
-            raise DatasetError(
-                f"{source}: field '{name}' has shape {shape}, but 'observations' has "
-                f"{length} rows; every field needs one row per transition"
-            )
-    for name in ("observations", "next_observations", "actions"):
-        if raw[name].ndim != 2:
-            raise DatasetError(
-                f"{source}: field '{name}' must be 2-D (transitions, dim); got shape "
-                f"{raw[name].shape}"
-            )
-    for name in ("rewards", "masks", "terminals"):
-        if name in raw:
-            raw[name] = raw[name].reshape(length, -1) if raw[name].ndim > 1 else raw[name]
-            if raw[name].ndim != 1 and raw[name].shape[1] != 1:
-                raise DatasetError(
-                    f"{source}: field '{name}' must be 1-D (one scalar per transition); "
-                    f"got shape {arrays[name].shape if hasattr(arrays[name], 'shape') else '?'}"
-                )
-            raw[name] = raw[name].reshape(length)
-    if raw["next_observations"].shape[1] != raw["observations"].shape[1]:
-        raise DatasetError(
-            f"{source}: 'next_observations' has dim {raw['next_observations'].shape[1]} but "
-            f"'observations' has dim {raw['observations'].shape[1]}"
-        )
+    _check_shapes(source, raw)
     for name, array in raw.items():
         _check_finite(source, name, array)
     actions = raw["actions"]
@@ -146,7 +162,7 @@ def from_arrays(
             f"(first at row {row}, dim {col}: {actions[row, col]}); rescale them from the "
             "env's action bounds (rescale_actions=True) or normalize them first"
         )
-    for name in ("masks", "terminals"):
+    for name in FLAG_FIELDS:
         if name in raw and not np.isin(raw[name], (0, 1)).all():
             row = int(np.argwhere(~np.isin(raw[name], (0, 1)))[0, 0])
             raise DatasetError(
@@ -169,3 +185,15 @@ def from_arrays(
         source=source,
         metadata=dict(metadata or {}),
     )
+
+
+def observation_statistics(dataset: OfflineDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std of the dataset's observations (float32, std >= 1e-3).
+
+    Used for optional observation normalization; the statistics travel with the checkpoint so
+    acting applies the same transform (spec 4.3).
+    """
+    observations = dataset.observations.astype(np.float64)
+    mean = observations.mean(axis=0)
+    std = np.maximum(observations.std(axis=0), MIN_OBSERVATION_STD)
+    return mean.astype(np.float32), std.astype(np.float32)

@@ -1,0 +1,187 @@
+"""OGBench single-task datasets and eval envs, strictly offline (spec 4.1).
+
+Loading goes through ``ogbench.make_env_and_datasets(name, dataset_dir=..., compact_dataset=False)``,
+which relabels rewards and ``masks`` (0 only where the task is complete) for the task; ``terminals``
+only mark trajectory ends. ogbench downloads missing files silently, so both files are checked
+first and nothing is downloaded unless ``allow_download=True``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from vgf_rllib.data.dataset import DatasetError, OfflineDataset
+from vgf_rllib.data.loading import SUITE_LOADERS, build_dataset
+from vgf_rllib.data.ogbench_catalog import (
+    DIR_ENV_VAR,
+    OGBenchName,
+    dataset_files,
+    ogbench_dir,
+    parse_singletask_name,
+)
+
+TRANSITION_KEYS = ("observations", "actions", "rewards", "next_observations", "masks", "terminals")
+FILE_KEYS = ("observations", "actions", "terminals", "qpos")  # what relabelling needs in each file
+#: families whose datasets need downloaded expert policies (cannot be generated here)
+EXPERT_FAMILIES = ("antmaze", "humanoidmaze", "antsoccer")
+SPLITS = ("train", "val")
+
+
+def require_ogbench() -> ModuleType:
+    """Import ogbench or fail with the install command."""
+    try:
+        return importlib.import_module("ogbench")
+    except ImportError as error:
+        raise DatasetError(
+            "OGBench datasets and envs need the 'ogbench' package; install it with "
+            "`pip install ogbench` (or `pip install vgf-rllib[benchmarks]`)"
+        ) from error
+
+
+def _missing_files_message(parsed: OGBenchName, missing: list[Path]) -> str:
+    directory = missing[0].parent
+    lines = [
+        f"ogbench:{parsed.singletask}: missing {[p.name for p in missing]} in {directory}; "
+        "nothing is downloaded (allow_download=False)."
+    ]
+    if parsed.family in EXPERT_FAMILIES:
+        lines.append(
+            f"'{parsed.dataset}' needs OGBench's expert policies and cannot be generated here: "
+            f"fetch it where there is internet (ogbench.download_datasets(['{parsed.dataset}'])) "
+            f"and copy both files into {directory}."
+        )
+    else:
+        lines.append(
+            f"Generate it offline with `vgf-rllib data generate {parsed.dataset}` "
+            "(add `--episodes N` for a small version), or copy the official files there."
+        )
+    lines.append(f"The directory is dataset_dir, else ${DIR_ENV_VAR}, else ~/.ogbench/data.")
+    return " ".join(lines)
+
+
+def _check_file(parsed: OGBenchName, path: Path) -> None:
+    """Cheap integrity check (zip directory and keys) so a bad file is named before loading."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            absent = [key for key in FILE_KEYS if key not in archive.files]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetError(
+            f"ogbench:{parsed.singletask}: {path} is truncated or corrupt ({error}); delete it "
+            f"and regenerate with `vgf-rllib data generate {parsed.dataset} --force`"
+        ) from error
+    if absent:
+        raise DatasetError(
+            f"ogbench:{parsed.singletask}: {path} lacks key(s) {absent}; an OGBench dataset "
+            "file holds observations, actions, terminals and qpos/qvel (and button_states)"
+        )
+
+
+def read_ogbench(
+    parsed: OGBenchName,
+    dataset_dir: str | os.PathLike | None = None,
+    *,
+    allow_download: bool = False,
+    add_info: bool = False,
+) -> tuple[Any, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(env, train, val)`` from ``ogbench.make_env_and_datasets`` after the offline checks.
+
+    ``add_info`` keeps the per-transition ``qpos``/``qvel``/``button_states`` (used by verify).
+    """
+    directory = ogbench_dir(dataset_dir)
+    files = dataset_files(parsed.dataset, directory)
+    missing = [path for path in files if not path.is_file()]
+    if missing and not allow_download:
+        raise DatasetError(_missing_files_message(parsed, missing))
+    for path in files:
+        if path.is_file():
+            _check_file(parsed, path)
+    ogbench = require_ogbench()
+    try:
+        return ogbench.make_env_and_datasets(
+            parsed.singletask,
+            dataset_dir=str(directory),
+            compact_dataset=False,
+            add_info=add_info,
+        )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetError(
+            f"ogbench:{parsed.singletask}: cannot read {files[0]} / {files[1]} "
+            f"({type(error).__name__}: {error}); they may be corrupt: regenerate with "
+            f"`vgf-rllib data generate {parsed.dataset} --force`"
+        ) from error
+
+
+def transitions(
+    parsed: OGBenchName,
+    env: Any,
+    split_data: dict[str, np.ndarray],
+    *,
+    split: str,
+    file: Path,
+    **options: Any,
+) -> OfflineDataset:
+    """One split of :func:`read_ogbench` output as a validated :class:`OfflineDataset`.
+
+    ``options`` are :func:`build_dataset`'s; rescaling defaults to the env's action space.
+    """
+    metadata = {
+        "suite": "ogbench",
+        "name": parsed.singletask,
+        "dataset": parsed.dataset,
+        "split": split,
+        "task": int(env.unwrapped._reward_task_id),  # the default task as resolved by the env
+        "env_spec": f"ogbench:{parsed.singletask}",
+        "file": str(file),
+    }
+    if options.get("rescale_actions") and options.get("action_space") is None:
+        options["action_space"] = env.action_space
+    return build_dataset(
+        {key: split_data[key] for key in TRANSITION_KEYS},
+        source=f"ogbench:{parsed.singletask} [{split}]",
+        metadata=metadata,
+        **options,
+    )
+
+
+def load_ogbench(
+    name: str,
+    *,
+    dataset_dir: str | os.PathLike | None = None,
+    allow_download: bool = False,
+    split: str = "train",
+    rescale_actions: bool = False,
+    action_space: Any = None,
+) -> OfflineDataset:
+    """Load ``<env>-<dataset>-singletask[-taskN]-v0`` (spec 4.1); ``split`` is train or val."""
+    parsed = parse_singletask_name(name)
+    if split not in SPLITS:
+        raise DatasetError(f"ogbench:{name}: unknown split '{split}'; valid splits: {list(SPLITS)}")
+    env, train, val = read_ogbench(parsed, dataset_dir, allow_download=allow_download)
+    try:
+        return transitions(
+            parsed,
+            env,
+            train if split == "train" else val,
+            split=split,
+            file=dataset_files(parsed.dataset, dataset_dir)[SPLITS.index(split)],
+            rescale_actions=rescale_actions,
+            action_space=action_space,
+        )
+    finally:
+        env.close()
+
+
+def make_ogbench_env(name: str, **env_kwargs: Any) -> Any:
+    """The single-task evaluation env for ``name`` (TimeLimit of the benchmark, ``info['success']``)."""
+    parsed = parse_singletask_name(name)
+    return require_ogbench().make_env_and_datasets(parsed.singletask, env_only=True, **env_kwargs)
+
+
+SUITE_LOADERS["ogbench"] = load_ogbench
