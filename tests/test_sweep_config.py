@@ -1,0 +1,169 @@
+"""Sweep files: validation errors, the Tune search space, per-task ASHA, resources, dry runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from ray.tune.schedulers import AsyncHyperBandScheduler, TrialScheduler
+from ray.tune.search.sample import Categorical, Float, Integer
+from ray.tune.search.variant_generator import generate_variants
+
+from vgf_rllib.cli import main
+from vgf_rllib.sweep import PerTaskASHA, missing_data, param_space, trial_resources
+from vgf_rllib.tuning import SweepConfigError, load_sweep, parse_sweep
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "tune_configs"
+
+
+def test_every_tune_config_loads_and_names_its_suite() -> None:
+    files = sorted(CONFIG_DIR.glob("*.yaml"))
+    assert len(files) >= 8
+    for path in files:
+        spec = load_sweep(path)
+        assert spec.suite.name == path.stem == spec.name
+        assert "seed" in spec.search
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"suite": "smoke", "serach": {}}, r"unknown key\(s\) \['serach'\]; valid keys: .*'search'"),
+        ({}, "missing required key 'suite'"),
+        ({"suite": "smok"}, "unknown suite 'smok'; valid suites: smoke"),
+        ({"suite": "smoke", "tasks": ["bandit"]}, "unknown task 'bandit' in suite 'smoke'; valid tasks: offset-bandit"),
+        ({"suite": "smoke", "config": {"stepsize": 0.1}}, r"config: unknown key\(s\) \['stepsize'\]"),
+        ({"suite": "smoke", "config": {"env": "CartPole-v1"}}, r"\['env'\] are set per task by the suite"),
+        ({"suite": "smoke", "search": {"dataset": {"grid": ["a"]}}}, "set per task by the suite"),
+        ({"suite": "smoke", "search": {"step_size": [0.1, 0.2]}}, "expected a mapping with exactly one of"),
+        ({"suite": "smoke", "search": {"step_size": {"grd": [0.1]}}}, "unknown search kind 'grd'"),
+        ({"suite": "smoke", "search": {"alpha": {"uniform": [1.0, 0.1]}}}, "low < high"),
+        ({"suite": "smoke", "search": {"alpha": {"loguniform": [0, 1]}}}, "bounds must be > 0"),
+        ({"suite": "smoke", "search": {"num_particles": {"randint": [2.5, 8]}}}, "bounds must be ints"),
+        ({"suite": "smoke", "search": {"seed": {"grid": []}}}, "expected a non-empty list"),
+        ({"suite": "smoke", "config": {"alpha": 1}, "search": {"alpha": {"grid": [1]}}}, "set each key once"),
+        ({"suite": "smoke", "resources": {"num_gpus": 1}}, r"resources: unknown key\(s\) \['num_gpus'\]"),
+        ({"suite": "smoke", "resources": {"num_gpus_per_learner": -1}}, "expected a number >= 0"),
+        ({"suite": "smoke", "scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
+        ({"suite": "smoke", "scheduler": {"type": "asha", "grace_period": 9}}, "exceeds the 3 evaluations"),
+        ({"suite": "smoke", "num_samples": 0}, "num_samples: expected an int >= 1"),
+        ({"suite": "smoke", "stop": {"steps": 10}}, r"stop: unknown key\(s\) \['steps'\]"),
+    ],
+)
+def test_invalid_sweeps_fail_with_the_key_named(raw: dict, message: str) -> None:
+    with pytest.raises(SweepConfigError, match=message):
+        parse_sweep(raw, where="x.yaml")
+
+
+def test_unreadable_files_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suite: [smoke\n")
+    with pytest.raises(SweepConfigError, match="bad.yaml: invalid YAML"):
+        load_sweep(bad)
+    with pytest.raises(SweepConfigError, match="cannot read"):
+        load_sweep(tmp_path / "absent.yaml")
+
+
+def test_search_dims_become_tune_domains() -> None:
+    spec = parse_sweep(
+        {
+            "suite": "smoke",
+            "search": {
+                "step_size": {"loguniform": [0.01, 0.2]},
+                "num_particles": {"randint": [2, 4]},
+                "alpha": {"choice": [0.1, 1.0]},
+                "seed": {"grid": [0, 1, 2]},
+            },
+        }
+    )
+    space = param_space(spec)
+    assert isinstance(space["step_size"], Float)
+    assert isinstance(space["num_particles"], Integer)
+    assert (space["num_particles"].lower, space["num_particles"].upper) == (2, 5)  # both ends included
+    assert isinstance(space["alpha"], Categorical)
+    assert space["seed"] == {"grid_search": [0, 1, 2]}
+
+
+def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
+    tasks = ["puzzle-4x4-play-singletask-task1-v0", "cube-single-play-singletask-task1-v0"]
+    raw = {"suite": "ogbench-manipulation", "tasks": tasks, "stop": {"evaluations": 4, "training_steps": 400}}
+    variants = [v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})]
+    by_dataset = {v["dataset"]: v for v in variants}
+    assert sorted(by_dataset) == sorted(f"ogbench:{t}" for t in tasks)
+    puzzle, cube = (by_dataset[f"ogbench:{t}"] for t in tasks)
+    assert (puzzle["train_flow_steps"], puzzle["step_size"]) == (5, 0.1)
+    assert (cube["train_flow_steps"], cube["step_size"]) == (1, 0.05)
+    assert puzzle["env"] == "ogbench:" + tasks[0] and puzzle["updates_per_iteration"] == 100
+
+    raw["search"] = {"step_size": {"grid": [0.3]}, "seed": {"grid": [0, 1]}}
+    variants = [v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})]
+    assert len(variants) == 4
+    assert {v["step_size"] for v in variants} == {0.3}
+    assert {v["train_flow_steps"] for v in variants} == {1, 5}
+
+
+def _trial(trial_id: str, dataset: str) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=trial_id, config={"dataset": dataset})
+
+
+def _results(scheduler: TrialScheduler, trials: list, scores: list[float]) -> list[str]:
+    for trial in trials:
+        scheduler.on_trial_add(None, trial)
+    return [
+        scheduler.on_trial_result(None, trial, {"training_iteration": 1, "score": score})
+        for trial, score in zip(trials, scores)
+    ]
+
+
+def test_asha_runs_per_task() -> None:
+    kwargs = dict(time_attr="training_iteration", metric="score", mode="max", max_t=4, grace_period=1,
+                  reduction_factor=2, brackets=1)
+    trials = [_trial("a1", "task-a"), _trial("a2", "task-a"), _trial("b1", "task-b"), _trial("a3", "task-a")]
+    scores = [10.0, 20.0, 1.0, 5.0]
+    # one ASHA over everything stops task b's only trial because task a scores higher ...
+    assert _results(AsyncHyperBandScheduler(**kwargs), trials, scores)[2] == TrialScheduler.STOP
+    # ... per task it only competes with its own task, while a3 is still cut against a1/a2
+    decisions = _results(PerTaskASHA(**kwargs), trials, scores)
+    assert decisions == [TrialScheduler.CONTINUE, TrialScheduler.CONTINUE, TrialScheduler.CONTINUE, TrialScheduler.STOP]
+
+
+def test_fractional_gpus_reach_the_trial_resources() -> None:
+    spec = parse_sweep({"suite": "smoke", "resources": {"num_gpus_per_learner": 0.25}})
+    assert trial_resources(spec) == {"CPU": 1.0, "GPU": 0.25}
+
+
+def test_missing_data_names_the_file_and_the_command(tmp_path: Path) -> None:
+    spec = parse_sweep({"suite": "smoke-pointmaze", "config": {"dataset_dir": str(tmp_path)}})
+    (line,) = missing_data(spec)
+    assert f"{tmp_path}/pointmaze-medium-navigate-v0.npz" in line
+    assert f"vgf-rllib data generate pointmaze-medium-navigate-v0 --dir {tmp_path}" in line
+    assert missing_data(parse_sweep({"suite": "smoke"})) == []
+
+
+def test_relative_dataset_dir_becomes_absolute(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = parse_sweep({"suite": "smoke-pointmaze", "config": {"dataset_dir": "runs/data"}})
+    assert spec.dataset_dir == str(tmp_path / "runs/data")
+    assert parse_sweep({"suite": "smoke", "config": {"dataset_dir": "~/d"}}).dataset_dir == "~/d"
+
+
+def test_cli_dry_run_prints_the_plan(capsys, tmp_path: Path) -> None:
+    assert main(["sweep", str(CONFIG_DIR / "smoke.yaml"), "--dry-run", "--storage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "suite smoke: 1 task(s) x 4 trial(s) = 4" in out
+    assert "search step_size: grid [0.02, 0.2]" in out
+    assert f"experiment folder: {tmp_path}/smoke" in out
+
+
+def test_cli_rejects_bad_input_and_missing_data(capsys, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("suite: smoke\nsearch: {alpha: {grid: []}}\n")
+    assert main(["sweep", str(bad)]) == 2
+    assert "search.alpha.grid: expected a non-empty list" in capsys.readouterr().err
+    assert main(["sweep", str(CONFIG_DIR / "smoke.yaml"), "--tasks", "nope", "--dry-run"]) == 2
+    assert "unknown task 'nope'" in capsys.readouterr().err
+    maze = tmp_path / "maze.yaml"
+    maze.write_text(f"suite: smoke-pointmaze\nconfig: {{dataset_dir: {tmp_path}}}\n")
+    assert main(["sweep", str(maze), "--dry-run"]) == 2
+    assert "datasets not found" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+"""``vgf-rllib sweep``: run a tune_configs/*.yaml sweep as a Ray Tune experiment."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep",
+        help="run a hyperparameter sweep over a suite (Ray Tune)",
+        description="Run a sweep file (tune_configs/*.yaml) as one Ray Tune experiment; "
+        "report it afterwards with `vgf-rllib report <storage>/<name>`.",
+    )
+    parser.add_argument("tune_config", help="sweep YAML file, e.g. tune_configs/smoke.yaml")
+    parser.add_argument("--address", help="Ray cluster to join, e.g. 'auto' (default: start a local Ray)")
+    parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
+    parser.add_argument("--storage", help="results folder or URI (default: $VGF_SWEEP_STORAGE or runs/sweeps)")
+    parser.add_argument("--name", help="experiment name (default: the file's `name`, else its stem)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="run only these tasks of the suite")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    parser.add_argument("--skip-data-check", action="store_true", help="do not check for local datasets")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
+    parser.set_defaults(func=run)
+
+
+def _grid_size(spec) -> int:
+    return math.prod(len(dim.values) for dim in spec.search.values() if dim.kind == "grid")
+
+
+def _print_plan(spec, storage: str) -> None:
+    from vgf_rllib import VGFConfig
+    from vgf_rllib.sweep import experiment_path, trial_resources
+
+    per_task = _grid_size(spec) * spec.num_samples
+    print(f"suite {spec.suite.name}: {len(spec.tasks)} task(s) x {per_task} trial(s) = {len(spec.tasks) * per_task}")
+    for task in spec.tasks:
+        print(f"  {task.name}: {spec.task_config(task)['updates_per_iteration']} steps/iteration")
+    for key, dim in spec.search.items():
+        print(f"  search {key}: {dim.kind} {list(dim.values)}")
+    budgets = VGFConfig().update_from_dict(spec.task_config(spec.tasks[0])).test_flow_steps
+    print(f"  {spec.evaluations} iteration(s), each evaluated at L_test in {budgets}")
+    print(f"  scheduler {spec.scheduler.type}; per trial {trial_resources(spec)}")
+    print(f"  experiment folder: {experiment_path(spec, storage)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from vgf_rllib.suites import SuiteError
+    from vgf_rllib.sweep import default_storage, missing_data, run_sweep
+    from vgf_rllib.tuning import SweepConfigError, load_sweep
+
+    try:
+        spec = load_sweep(args.tune_config)
+        if args.tasks:
+            spec = replace(spec, tasks=spec.suite.select(args.tasks))
+    except (SweepConfigError, SuiteError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.name:
+        spec = replace(spec, name=args.name)
+    storage = args.storage or default_storage()
+    _print_plan(spec, storage)
+    missing = [] if args.skip_data_check else missing_data(spec)
+    if missing:
+        print("error: datasets not found (or pass --skip-data-check when they live on the workers):", file=sys.stderr)
+        print("\n".join(f"  {line}" for line in missing), file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return 0
+    if args.address:
+        import ray
+
+        ray.init(address=args.address)
+    try:
+        results = run_sweep(spec, storage, resume=args.resume, max_concurrent=args.max_concurrent)
+    except (FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{len(results)} trial(s), {len(results.errors)} failed; results in {results.experiment_path}")
+    print(f"report: vgf-rllib report {results.experiment_path}")
+    return 1 if results.errors else 0

@@ -1,0 +1,62 @@
+"""Sweep reports: tables (markdown, CSV) and figures (PNG) per suite from Tune experiment folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from vgf_rllib.reporting import plots
+from vgf_rllib.reporting.results import ReportError, load_evaluations
+from vgf_rllib.reporting.tables import best_per_task, group_table, markdown_table, per_config
+
+__all__ = ["ReportError", "write_report"]
+
+
+def _swept(evals: pd.DataFrame) -> list[str]:
+    """Numeric configuration keys that take at least two values within some task."""
+    keys = []
+    for key in evals.attrs["config_keys"]:
+        numeric = pd.to_numeric(evals[key], errors="coerce")
+        if numeric.notna().all() and (evals.assign(v=numeric).groupby("task").v.nunique() > 1).any():
+            keys.append(key)
+    return keys
+
+
+def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
+    parts = [
+        f"# VGF sweep report: {suite}",
+        "",
+        "Score: success rate in % (OGBench), D4RL normalized score (Minari), else the raw return. "
+        "Per task: the configuration and L_test with the highest mean final score; final = score at "
+        "the last evaluation, best = maximum over evaluations (as CORL reports), mean ± std over seeds. "
+        "`L<n>` columns: final score of that configuration at each test-time budget.",
+        "",
+        markdown_table(best),
+    ]
+    if best.group.nunique() < len(best):
+        parts += ["", "## Per environment (average over its tasks)", "", group_table(best)]
+    parts += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>_configs.csv`` and PNGs; returns the files."""
+    evals = load_evaluations(experiment_dir)
+    out = Path(out_dir) if out_dir else Path(experiment_dir) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for suite, suite_evals in evals.groupby("suite", sort=False):
+        suite_evals.attrs = evals.attrs
+        configs = per_config(suite_evals)
+        best = best_per_task(configs)
+        figures = [
+            plots.learning_curves(suite_evals, best, out / f"{suite}_learning_curves.png"),
+            plots.test_time_scaling(configs, best, out / f"{suite}_test_time_scaling.png"),
+            *[plots.sensitivity(suite_evals, key, out / f"{suite}_sensitivity_{key}.png") for key in _swept(suite_evals)],
+        ]
+        best.to_csv(out / f"{suite}.csv", index=False)
+        configs.to_csv(out / f"{suite}_configs.csv", index=False)
+        (out / f"{suite}.md").write_text(_suite_markdown(str(suite), best, figures))
+        written += [out / f"{suite}.md", out / f"{suite}.csv", out / f"{suite}_configs.csv", *figures]
+    return written

@@ -1,0 +1,88 @@
+"""PNG figures of a sweep (one subplot per task): learning curves, score vs L_test (test-time
+scaling), and score vs a searched hyperparameter (sensitivity)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after selecting the backend)
+import pandas as pd  # noqa: E402
+
+from vgf_rllib.reporting.tables import per_trial  # noqa: E402
+
+SCORE_LABEL = "score (success %, normalized or raw return)"
+COLUMNS = 4
+
+
+def _task_axes(tasks: list[str], title: str) -> tuple[plt.Figure, dict[str, plt.Axes]]:
+    cols = min(COLUMNS, len(tasks))
+    rows = math.ceil(len(tasks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows + 0.8), squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat[len(tasks):]:
+        ax.set_visible(False)
+    for task, ax in zip(tasks, flat):
+        ax.set_title(task, fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig, dict(zip(tasks, flat))
+
+
+def _finish(fig: plt.Figure, path: Path, xlabel: str) -> Path:
+    fig.supxlabel(xlabel)
+    fig.supylabel(SCORE_LABEL)
+    handles, labels = next(iter(fig.axes)).get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.92 if handles else 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(evals: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path:
+    """Score over gradient steps of each task's best config, one line per L_test (mean ± std)."""
+    fig, axes = _task_axes(list(best.task), "Learning curves (best config per task, mean ± std over seeds)")
+    for row in best.itertuples(index=False):
+        runs = evals[(evals.task == row.task) & (evals.config == row.config)]
+        curve = runs.groupby(["L", "iteration"]).agg(
+            updates=("updates", "mean"), mean=("score_mean", "mean"), std=("score_mean", lambda s: s.std(ddof=0))
+        )
+        for budget, line in curve.groupby(level="L"):
+            ax = axes[row.task]
+            ax.plot(line.updates, line["mean"], marker="o", markersize=3, label=f"L_test={budget}")
+            ax.fill_between(line.updates, line["mean"] - line["std"], line["mean"] + line["std"], alpha=0.2)
+    return _finish(fig, path, "gradient steps")
+
+
+def test_time_scaling(configs: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path:
+    """Final (and best) score vs L_test for each task's best config: the test-time budget."""
+    fig, axes = _task_axes(list(best.task), "Test-time scaling: score vs L_test (0 = best-of-N)")
+    for row in best.itertuples(index=False):
+        rows = configs[(configs.task == row.task) & (configs.config == row.config)].sort_values("L")
+        ax = axes[row.task]
+        ax.errorbar(rows.L, rows.final_mean, yerr=rows.final_std, marker="o", capsize=3, label="final")
+        ax.errorbar(rows.L, rows.best_mean, yerr=rows.best_std, marker="s", capsize=3, ls="--", label="best")
+        ax.set_xticks(sorted(rows.L.unique()))
+    return _finish(fig, path, "L_test (transport steps at test time)")
+
+
+def sensitivity(evals: pd.DataFrame, param: str, path: Path) -> Path:
+    """Final score vs ``param`` (mean ± std over all trials with that value), one line per L_test."""
+    trials = per_trial(evals).merge(evals[["trial", param]].drop_duplicates(), on="trial")
+    tasks = list(dict.fromkeys(trials.task))
+    fig, axes = _task_axes(tasks, f"Sensitivity to {param} (other settings averaged)")
+    for task, rows in trials.groupby("task", sort=False):
+        points = rows.groupby(["L", param])["final"].agg(["mean", lambda s: s.std(ddof=0)])
+        points.columns = ["mean", "std"]
+        for budget, line in points.groupby(level="L"):
+            values = line.index.get_level_values(param)
+            axes[task].errorbar(values, line["mean"], yerr=line["std"], marker="o", capsize=3, label=f"L_test={budget}")
+        numeric = pd.to_numeric(rows[param], errors="coerce")
+        if numeric.notna().all() and numeric.min() > 0 and numeric.max() / numeric.min() >= 10:
+            axes[task].set_xscale("log")
+    return _finish(fig, path, param)

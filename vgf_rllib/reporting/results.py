@@ -1,0 +1,135 @@
+"""Read Tune experiment folders into one table of evaluations (one row per trial, iteration, L_test).
+
+Each trial folder holds Tune's ``params.json`` (the trial config) and ``result.json`` (one JSON result
+per line); the sweep's ``vgf_sweep.yaml`` (when present in a parent folder) names the suite, the task
+of each dataset spec, and the searched keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from vgf_rllib.sweep import METADATA_FILE
+
+EVAL_KEY = "vgf_eval"
+BUDGET = re.compile(r"L(\d+)")
+#: score-like fields copied from each L_test record
+RECORD_FIELDS = ("score_mean", "score_std", "return_mean", "success_rate", "episodes")
+#: searched keys that are not part of a configuration (repeats of one)
+SEED_KEYS = ("seed",)
+
+
+class ReportError(ValueError):
+    """The folder holds no readable VGF evaluation results."""
+
+
+def _metadata_for(trial_dir: Path, root: Path) -> tuple[Path, dict[str, Any]]:
+    """The experiment folder of a trial (nearest parent with a sweep metadata file) and that metadata."""
+    for folder in [trial_dir, *trial_dir.parents]:
+        if (folder / METADATA_FILE).is_file():
+            return folder, yaml.safe_load((folder / METADATA_FILE).read_text()) or {}
+        if folder == root:
+            break
+    return trial_dir.parent, {}
+
+
+def _read_results(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut off by an interruption
+    return rows
+
+
+def _eval_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    records = result.get(EVAL_KEY) or {}
+    rows = []
+    for key, record in records.items():
+        match = BUDGET.fullmatch(key)
+        if match and isinstance(record, dict):
+            rows.append({"L": int(match.group(1)), **{f: record.get(f) for f in RECORD_FIELDS}})
+    return rows
+
+
+def _hashable(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
+    """Evaluation rows of one trial folder (empty when it never evaluated)."""
+    experiment_dir, metadata = _metadata_for(trial_dir, root)
+    config = json.loads((trial_dir / "params.json").read_text())
+    task_info = (metadata.get("tasks") or {}).get(config.get("dataset"), {})
+    task = task_info.get("name") or str(config.get("dataset", trial_dir.name)).split(":")[-1]
+    base = {
+        "suite": metadata.get("suite") or experiment_dir.name,
+        "task": task,
+        "group": task_info.get("group", task),
+        "trial": trial_dir.name,
+        "errored": (trial_dir / "error.txt").exists(),
+    }
+    params = {key: _hashable(value) for key, value in config.items()}
+    rows = []
+    for result in _read_results(trial_dir / "result.json"):
+        for record in _eval_rows(result):
+            rows.append(
+                {
+                    **base,
+                    "iteration": result.get("training_iteration"),
+                    "updates": result.get("num_gradient_updates_lifetime", result.get("training_iteration")),
+                    **record,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    search = metadata.get("search")
+    frame.attrs = {"params": params, "search": search}
+    return frame
+
+
+def config_keys(trials: list[pd.DataFrame]) -> list[str]:
+    """Keys that tell configurations apart: the sweep's searched keys, else keys that vary per task."""
+    searched = {key for t in trials for key in (t.attrs.get("search") or [])}
+    if searched:
+        return sorted(searched - set(SEED_KEYS))
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for trial in trials:
+        by_task.setdefault(trial["task"].iloc[0], []).append(trial.attrs["params"])
+    varying = {
+        key
+        for params in by_task.values()
+        for key in set().union(*params)
+        if len({repr(p.get(key)) for p in params}) > 1
+    }
+    return sorted(varying - set(SEED_KEYS))
+
+
+def load_evaluations(root: str | Path) -> pd.DataFrame:
+    """All evaluation rows under ``root``, with one column per configuration key and ``config``/``seed``."""
+    root = Path(root)
+    trials = [
+        load_trial(path.parent, root)
+        for path in sorted(root.rglob("result.json"))
+        if (path.parent / "params.json").is_file()
+    ]
+    trials = [trial for trial in trials if not trial.empty]
+    if not trials:
+        raise ReportError(f"{root}: no trial with VGF evaluations (result.json with '{EVAL_KEY}') found")
+    keys = config_keys(trials)
+    for trial in trials:
+        params = trial.attrs["params"]
+        for key in keys:
+            trial[key] = params.get(key)
+        trial["config"] = ", ".join(f"{key}={params.get(key)}" for key in keys) or "default"
+        trial["seed"] = params.get("seed")
+    frame = pd.concat(trials, ignore_index=True)
+    frame.attrs = {"config_keys": keys}
+    return frame

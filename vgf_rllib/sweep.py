@@ -1,0 +1,189 @@
+"""Run a sweep (:mod:`vgf_rllib.tuning`) as one Tune experiment of ``tune.Tuner("VGF", ...)``.
+
+All tasks of the suite share one experiment: the search space is a grid over the tasks' ``dataset``
+specs, and the settings that differ between tasks are looked up from the trial's dataset
+(:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with trials of
+the same task. Every trial stops after ``evaluations`` iterations, each evaluating all L_test budgets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ray import tune
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+
+from vgf_rllib.tuning import SweepSpec
+
+#: file the sweep writes into the experiment folder for ``vgf-rllib report``
+METADATA_FILE = "vgf_sweep.yaml"
+
+
+class TaskValue:
+    """A ``tune.sample_from`` callable: the value of one config key for the trial's task."""
+
+    def __init__(self, key: str, by_dataset: dict[str, Any]) -> None:
+        self.key = key
+        self.by_dataset = by_dataset
+
+    def __call__(self, spec: Any) -> Any:
+        return self.by_dataset[spec["config"]["dataset"]]
+
+    def __repr__(self) -> str:
+        return f"TaskValue({self.key!r})"
+
+
+def param_space(spec: SweepSpec) -> dict[str, Any]:
+    """Tune's param_space: a grid over tasks, per-task values, then the searched keys."""
+    configs = {task.name: spec.task_config(task) for task in spec.tasks}
+    space: dict[str, Any] = {"dataset": tune.grid_search([c["dataset"] for c in configs.values()])}
+    keys = {key for config in configs.values() for key in config} - {"dataset"}
+    for key in sorted(keys):
+        values = {config["dataset"]: config[key] for config in configs.values()}
+        distinct = {repr(value) for value in values.values()}
+        space[key] = next(iter(values.values())) if len(distinct) == 1 else tune.sample_from(TaskValue(key, values))
+    space.update({key: dim.to_tune() for key, dim in spec.search.items()})
+    return space
+
+
+class PerTaskASHA(FIFOScheduler):
+    """Asynchronous successive halving (ASHA) run separately for each task (trial ``dataset``)."""
+
+    def __init__(self, **asha_kwargs: Any) -> None:
+        super().__init__()
+        self._asha_kwargs = asha_kwargs
+        self._metric = asha_kwargs["metric"]
+        self._by_task: dict[str, AsyncHyperBandScheduler] = {}
+
+    def _for(self, trial: Any) -> AsyncHyperBandScheduler:
+        task = trial.config["dataset"]
+        if task not in self._by_task:
+            self._by_task[task] = AsyncHyperBandScheduler(**self._asha_kwargs)
+        return self._by_task[task]
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        self._for(trial).on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+        return self._for(trial).on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict) -> None:
+        self._for(trial).on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        self._for(trial).on_trial_remove(tune_controller, trial)
+
+    def debug_string(self) -> str:
+        return "\n".join(f"{task}: {asha.debug_string()}" for task, asha in self._by_task.items())
+
+
+def make_scheduler(spec: SweepSpec) -> TrialScheduler:
+    """FIFO, or ASHA per task over ``training_iteration`` (one evaluation per iteration)."""
+    if spec.scheduler.type == "fifo":
+        return FIFOScheduler()
+    return PerTaskASHA(
+        time_attr="training_iteration",
+        metric=spec.scheduler.metric,
+        mode="max",
+        max_t=spec.evaluations,
+        grace_period=spec.scheduler.grace_period,
+        reduction_factor=spec.scheduler.reduction_factor,
+    )
+
+
+def storage_uri(storage: str) -> str:
+    """``storage`` as Tune wants it: a URI (``s3://...``) as is, a local path made absolute."""
+    if "://" in storage:
+        return storage
+    return str(Path(storage).expanduser().resolve())
+
+
+def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None) -> tune.Tuner:
+    """A fresh Tuner for ``spec`` writing to ``<storage>/<spec.name>``."""
+    concurrent = spec.max_concurrent if max_concurrent is None else max_concurrent
+    return tune.Tuner(
+        "VGF",
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(
+            num_samples=spec.num_samples,
+            scheduler=make_scheduler(spec),
+            max_concurrent_trials=concurrent or None,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=storage_uri(storage),
+            stop={"training_iteration": spec.evaluations},
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=spec.checkpoint_frequency,
+                num_to_keep=spec.checkpoints_to_keep,
+                checkpoint_at_end=True,
+            ),
+            verbose=1,
+        ),
+    )
+
+
+def experiment_path(spec: SweepSpec, storage: str) -> str:
+    return f"{storage_uri(storage).rstrip('/')}/{spec.name}"
+
+
+def write_metadata(spec: SweepSpec, path: str) -> None:
+    """Record suite, tasks (dataset -> name, group) and searched keys for the report."""
+    import pyarrow.fs
+
+    metadata = {
+        "suite": spec.suite.name,
+        "sweep": spec.name,
+        "tasks": {spec.task_config(t)["dataset"]: {"name": t.name, "group": t.group} for t in spec.tasks},
+        "search": sorted(spec.search),
+        "source": spec.source,
+    }
+    filesystem, root = pyarrow.fs.FileSystem.from_uri(path)
+    filesystem.create_dir(root, recursive=True)
+    with filesystem.open_output_stream(f"{root}/{METADATA_FILE}") as stream:
+        stream.write(yaml.safe_dump(metadata, sort_keys=False).encode())
+
+
+def missing_data(spec: SweepSpec) -> list[str]:
+    """One line per task whose data is not on this machine, with the command that makes it."""
+    lines = []
+    for task in spec.tasks:
+        missing = task.data.missing(spec.dataset_dir)
+        if missing:
+            names = ", ".join(str(path) for path in missing)
+            lines.append(f"{task.name}: missing {names}\n    get it with: {task.data.instructions(spec.dataset_dir)}")
+    return lines
+
+
+def trial_resources(spec: SweepSpec) -> dict[str, float]:
+    """Ray resources one trial reserves (RLlib's request for the first task's config)."""
+    from vgf_rllib import VGF
+
+    request = VGF.default_resource_request(spec.task_config(spec.tasks[0]))
+    return {name: amount for name, amount in request.required_resources.items() if amount}
+
+
+def run_sweep(
+    spec: SweepSpec, storage: str, *, resume: bool = False, max_concurrent: int | None = None
+) -> tune.ResultGrid:
+    """Run (or, with ``resume``, continue) the sweep; returns Tune's results."""
+    path = experiment_path(spec, storage)
+    if resume:
+        if not tune.Tuner.can_restore(path):
+            raise FileNotFoundError(f"no Tune experiment to resume at {path}")
+        tuner = tune.Tuner.restore(path, trainable="VGF", resume_unfinished=True, resume_errored=True)
+    else:
+        if tune.Tuner.can_restore(path):
+            raise FileExistsError(f"{path} already holds this sweep: resume it, or pick another name/storage")
+        write_metadata(spec, path)
+        tuner = build_tuner(spec, storage, max_concurrent)
+    return tuner.fit()
+
+
+def default_storage() -> str:
+    """``$VGF_SWEEP_STORAGE`` or ``./runs/sweeps``."""
+    return os.environ.get("VGF_SWEEP_STORAGE", "runs/sweeps")

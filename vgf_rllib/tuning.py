@@ -1,0 +1,258 @@
+"""Sweep files (``tune_configs/*.yaml``): loading, validation, and the Tune search space they describe.
+
+A sweep file names a suite and says which VGFConfig values are fixed (``config``, ``resources``), which
+are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
+``docs/sweeps.md`` for the format; every error names the file and the offending key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vgf_rllib.suites import Suite, SuiteError, Task, get_suite
+
+TOP_LEVEL_KEYS = (
+    "name",
+    "suite",
+    "tasks",
+    "config",
+    "resources",
+    "search",
+    "num_samples",
+    "scheduler",
+    "stop",
+    "max_failures",
+    "checkpoint",
+    "max_concurrent",
+)
+#: RLlib resource fields a sweep may set per trial (fractional GPUs let trials share a GPU)
+RESOURCE_KEYS = ("num_learners", "num_gpus_per_learner", "num_cpus_per_learner", "num_cpus_for_main_process")
+#: fields a sweep file may not set: the suite decides them per task (``stop`` sets the step budget)
+TASK_KEYS = ("dataset", "env", "updates_per_iteration", "eval_interval")
+SEARCH_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
+STOP_KEYS = ("evaluations", "training_steps")
+CHECKPOINT_KEYS = ("frequency", "num_to_keep")
+SCHEDULER_KEYS = ("type", "metric", "grace_period", "reduction_factor")
+SCHEDULERS = ("fifo", "asha")
+#: the metric schedulers compare by default: the best L_test's mean score of an evaluation
+DEFAULT_METRIC = "vgf_eval/best_score"
+
+
+class SweepConfigError(ValueError):
+    """A sweep file is malformed; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class SearchDim:
+    """One searched VGFConfig field: ``kind`` in :data:`SEARCH_KINDS` and its values or bounds."""
+
+    kind: str
+    values: tuple[Any, ...]
+
+    def to_tune(self) -> Any:
+        """The Tune search-space object."""
+        from ray import tune
+
+        if self.kind == "grid":
+            return tune.grid_search(list(self.values))
+        if self.kind == "choice":
+            return tune.choice(list(self.values))
+        low, high = self.values
+        if self.kind == "randint":
+            return tune.randint(low, high + 1)  # both ends included
+        return getattr(tune, self.kind)(low, high)
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """Trial scheduler: ``fifo`` (run everything to the end) or per-task ``asha``."""
+
+    type: str = "fifo"
+    metric: str = DEFAULT_METRIC
+    grace_period: int = 1
+    reduction_factor: float = 3.0
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep file."""
+
+    name: str
+    suite: Suite
+    tasks: tuple[Task, ...]
+    config: dict[str, Any] = field(default_factory=dict)
+    search: dict[str, SearchDim] = field(default_factory=dict)
+    num_samples: int = 1
+    scheduler: Scheduler = Scheduler()
+    evaluations: int = 1
+    training_steps: int | None = None
+    max_failures: int = 2
+    checkpoint_frequency: int = 1
+    checkpoints_to_keep: int = 2
+    max_concurrent: int = 0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dataset_dir(self) -> str | None:
+        return self.config.get("dataset_dir")
+
+    def task_config(self, task: Task) -> dict[str, Any]:
+        """Every fixed VGFConfig value of ``task``'s trials (suite, task, then the file's config)."""
+        if self.training_steps is not None:
+            task = replace(task, training_steps=self.training_steps)
+        return {**self.suite.config, **task.config(self.evaluations), **self.config}
+
+
+def _fail(where: str, message: str) -> SweepConfigError:
+    return SweepConfigError(f"{where}: {message}")
+
+
+def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...] | set[str]) -> dict[str, Any]:
+    if not isinstance(mapping, dict):
+        raise _fail(where, f"expected a mapping, got {type(mapping).__name__} {mapping!r}")
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise _fail(where, f"unknown key(s) {unknown}; valid keys: {sorted(allowed)}")
+    return mapping
+
+
+def _positive_int(where: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(where, f"expected an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_search_dim(where: str, spec: Any) -> SearchDim:
+    """``{grid: [...]}``, ``{choice: [...]}``, ``{uniform|loguniform|randint: [low, high]}``."""
+    example = "e.g. {grid: [0.05, 0.1]} or {loguniform: [0.01, 0.1]}"
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise _fail(where, f"expected a mapping with exactly one of {list(SEARCH_KINDS)}, {example}; got {spec!r}")
+    (kind, values), = spec.items()
+    if kind not in SEARCH_KINDS:
+        raise _fail(where, f"unknown search kind '{kind}'; valid kinds: {list(SEARCH_KINDS)}")
+    if not isinstance(values, list) or not values:
+        raise _fail(f"{where}.{kind}", f"expected a non-empty list, got {values!r}")
+    if kind in ("grid", "choice"):
+        return SearchDim(kind, tuple(values))
+    if len(values) != 2 or not all(_number(v) for v in values) or not values[0] < values[1]:
+        raise _fail(f"{where}.{kind}", f"expected [low, high] numbers with low < high, got {values!r}")
+    if kind == "loguniform" and values[0] <= 0:
+        raise _fail(f"{where}.{kind}", f"bounds must be > 0, got {values!r}")
+    if kind == "randint" and not all(isinstance(v, int) for v in values):
+        raise _fail(f"{where}.{kind}", f"bounds must be ints, got {values!r}")
+    return SearchDim(kind, tuple(values))
+
+
+def _parse_scheduler(where: str, spec: Any) -> Scheduler:
+    if spec is None or isinstance(spec, str):
+        spec = {"type": spec or "fifo"}
+    spec = _check_keys(where, spec, SCHEDULER_KEYS)
+    scheduler = Scheduler(**spec)
+    if scheduler.type not in SCHEDULERS:
+        raise _fail(f"{where}.type", f"unknown scheduler '{scheduler.type}'; valid: {list(SCHEDULERS)}")
+    _positive_int(f"{where}.grace_period", scheduler.grace_period)
+    if not _number(scheduler.reduction_factor) or scheduler.reduction_factor <= 1:
+        raise _fail(f"{where}.reduction_factor", f"expected a number > 1, got {scheduler.reduction_factor!r}")
+    return scheduler
+
+
+def _parse_tasks(where: str, suite: Suite, names: Any) -> tuple[Task, ...]:
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise _fail(where, f"expected a list of task names, got {names!r}")
+    try:
+        return suite.select(names)
+    except SuiteError as error:
+        raise _fail(where, str(error)) from None
+
+
+def _check_fields(where: str, mapping: Any, known: set[str]) -> dict[str, Any]:
+    """Only VGFConfig fields, none of those the suite sets per task."""
+    mapping = _check_keys(where, mapping or {}, known)
+    fixed = sorted(set(mapping) & set(TASK_KEYS))
+    if fixed:
+        raise _fail(where, f"{fixed} are set per task by the suite (use `stop:` for the step budget)")
+    return dict(mapping)
+
+
+def _absolute(path: str) -> str:
+    """A relative local path made absolute (trials run in their own folders); URIs and ``~`` kept."""
+    if "://" in path or Path(path).expanduser().is_absolute():
+        return path
+    return str(Path.cwd() / path)
+
+
+def vgf_config_keys() -> set[str]:
+    """The public fields of VGFConfig (RLlib's plus VGF's)."""
+    from vgf_rllib import VGFConfig
+
+    return {name for name in vars(VGFConfig()) if not name.startswith("_")}
+
+
+def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -> SweepSpec:
+    """Validate a parsed sweep file; ``where`` prefixes error messages."""
+    raw = _check_keys(where, raw, TOP_LEVEL_KEYS)
+    if "suite" not in raw:
+        raise _fail(where, "missing required key 'suite'")
+    try:
+        suite = get_suite(str(raw["suite"]))
+    except SuiteError as error:
+        raise _fail(f"{where}: suite", str(error)) from None
+    known = vgf_config_keys()
+    config = _check_fields(f"{where}: config", raw.get("config"), known)
+    if isinstance(config.get("dataset_dir"), str):
+        config["dataset_dir"] = _absolute(config["dataset_dir"])
+    resources = _check_keys(f"{where}: resources", raw.get("resources") or {}, RESOURCE_KEYS)
+    for key, value in resources.items():
+        if not _number(value) or value < 0:
+            raise _fail(f"{where}: resources.{key}", f"expected a number >= 0, got {value!r}")
+    search_raw = _check_fields(f"{where}: search", raw.get("search"), known)
+    search = {key: parse_search_dim(f"{where}: search.{key}", spec) for key, spec in search_raw.items()}
+    both = sorted(set(search) & (set(config) | set(resources)))
+    if both:
+        raise _fail(f"{where}: search", f"{both} are also fixed in config/resources; set each key once")
+    stop = _check_keys(f"{where}: stop", raw.get("stop") or {}, STOP_KEYS)
+    checkpoint = _check_keys(f"{where}: checkpoint", raw.get("checkpoint") or {}, CHECKPOINT_KEYS)
+    scheduler = _parse_scheduler(f"{where}: scheduler", raw.get("scheduler"))
+    evaluations = _positive_int(f"{where}: stop.evaluations", stop.get("evaluations", suite.evaluations))
+    if scheduler.type == "asha" and scheduler.grace_period > evaluations:
+        raise _fail(f"{where}: scheduler.grace_period", f"exceeds the {evaluations} evaluations of a trial")
+    return SweepSpec(
+        name=str(raw.get("name", default_name)),
+        suite=suite,
+        tasks=_parse_tasks(f"{where}: tasks", suite, raw.get("tasks")),
+        config={**config, **resources},
+        search=search,
+        num_samples=_positive_int(f"{where}: num_samples", raw.get("num_samples", 1)),
+        scheduler=scheduler,
+        evaluations=evaluations,
+        training_steps=(
+            _positive_int(f"{where}: stop.training_steps", stop["training_steps"])
+            if "training_steps" in stop
+            else None
+        ),
+        max_failures=_positive_int(f"{where}: max_failures", raw.get("max_failures", 2), minimum=0),
+        checkpoint_frequency=_positive_int(f"{where}: checkpoint.frequency", checkpoint.get("frequency", 1)),
+        checkpoints_to_keep=_positive_int(f"{where}: checkpoint.num_to_keep", checkpoint.get("num_to_keep", 2)),
+        max_concurrent=_positive_int(f"{where}: max_concurrent", raw.get("max_concurrent", 0), minimum=0),
+        source=raw,
+    )
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep YAML file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise SweepConfigError(f"{path}: cannot read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise SweepConfigError(f"{path}: invalid YAML ({error})") from None
+    return parse_sweep(raw, where=str(path), default_name=path.stem)
