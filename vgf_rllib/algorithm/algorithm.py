@@ -1,0 +1,145 @@
+"""VGF(Algorithm): offline training loop, multi-budget evaluation and checkpoint restore.
+
+Deviations from RLlib's offline algorithms, on purpose:
+- ``setup`` loads the dataset once on the driver (spaces, observation statistics) and
+  hands the arrays to every learner, which keeps them on its device.
+- ``training_step`` runs ``updates_per_iteration`` gradient steps inside each learner.
+- ``step`` adds ``vgf_eval`` (one record per L_test) on evaluation iterations.
+- ``restore_from_path`` skips the EnvRunner sync that crashes for offline-only algorithms
+  (RLLIB_NOTES trap 4), so ``VGF.from_checkpoint`` and Tune restore work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from ray.rllib.algorithms.algorithm import Algorithm
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.utils.checkpoints import Checkpointable
+from ray.rllib.utils.metrics import LEARNER_RESULTS
+from ray.rllib.utils.typing import ResultDict
+
+from vgf_rllib.algorithm.config import VGFConfig
+from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME
+from vgf_rllib.data import OfflineDataset, load_dataset
+from vgf_rllib.data.dataset import DatasetError
+from vgf_rllib.envs import make_env
+from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
+
+EVAL_RESULTS = "vgf_eval"
+OBS_STD_FLOOR = 1e-3
+
+
+def observation_statistics(dataset: OfflineDataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std (floored at 1e-3) of the dataset's observations."""
+    mean = dataset.observations.mean(0)
+    std = np.maximum(dataset.observations.std(0), OBS_STD_FLOOR)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def spaces_for(config: VGFConfig, dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
+    """Observation/action spaces: the eval env's when there is one, else from the data."""
+    if config.env:
+        env = make_env(config.env)
+        obs_space, action_space = env.observation_space, env.action_space
+        env.close()
+        obs_dim = int(np.prod(obs_space.shape))
+        action_dim = int(np.prod(action_space.shape))
+        if (obs_dim, action_dim) != (dataset.observation_dim, dataset.action_dim):
+            raise DatasetError(
+                f"{dataset.source}: observation/action dims ({dataset.observation_dim}, "
+                f"{dataset.action_dim}) do not match env '{config.env}' ({obs_dim}, {action_dim})"
+            )
+        return obs_space, action_space
+    obs_space = gym.spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
+    return obs_space, action_space
+
+
+class VGF(Algorithm):
+    """Value Gradient Flow (Xu, Hu, Sojoudi, Zhang, ICLR 2026) on RLlib's new API stack."""
+
+    @classmethod
+    def get_default_config(cls) -> VGFConfig:
+        return VGFConfig()
+
+    def setup(self, config: Any) -> None:
+        dataset = self._load_dataset(self.config)
+        obs_space, action_space = spaces_for(self.config, dataset)
+        prepared = self.config.copy(copy_frozen=False)
+        prepared.environment(observation_space=obs_space, action_space=action_space)
+        prepared.freeze()
+        self.config = prepared
+        super().setup(prepared)
+        stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
+        arrays = dataset.as_dict()
+        self._on_every_learner(lambda learner: learner.load_resident_dataset(arrays, *stats))
+        self.dataset_size = len(dataset)
+
+    @staticmethod
+    def _load_dataset(config: VGFConfig) -> OfflineDataset:
+        action_space = None
+        if config.rescale_actions and config.env:
+            env = make_env(config.env)
+            action_space = env.action_space
+            env.close()
+        options: dict[str, Any] = {}
+        if config.dataset_dir:
+            options["dataset_dir"] = config.dataset_dir
+        if config.rescale_actions:
+            options.update(rescale_actions=True, action_space=action_space)
+        return load_dataset(config.dataset, **options)
+
+    def training_step(self) -> None:
+        """``updates_per_iteration`` i.i.d. gradient steps in every learner (spec 2.4)."""
+        num_updates = self.config.updates_per_iteration
+        learner_results = self._on_every_learner(
+            lambda learner: learner.train_on_resident_data(num_updates)
+        )
+        self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+
+    def _on_every_learner(self, fn: Any) -> list[Any]:
+        """Run ``fn(learner)`` on every learner; re-raise the first learner error."""
+        return [call.get() for call in self.learner_group.foreach_learner(fn)]
+
+    def step(self) -> ResultDict:
+        results = super().step()
+        results[NUM_UPDATES_LIFETIME] = results[LEARNER_RESULTS][NUM_UPDATES_LIFETIME]
+        interval = self.config.eval_interval
+        if interval and (self.iteration + 1) % interval == 0:
+            results[EVAL_RESULTS] = self.evaluate_test_time_budgets()
+        return results
+
+    def get_policy_module(self) -> Any:
+        """A CPU copy of the trained module (weights from the first learner)."""
+        state = self.learner_group.get_state(components="learner/rl_module")
+        module_state = state["learner"]["rl_module"][DEFAULT_MODULE_ID]
+        module = self.config.get_rl_module_spec(inference_only=True).build()
+        module.set_state(module_state)
+        return module
+
+    def evaluate_test_time_budgets(
+        self,
+        test_flow_steps: list[int] | None = None,
+        episodes: int | None = None,
+        *,
+        show_progress: bool = False,
+    ) -> dict[str, Any]:
+        """Score the current weights at every L_test (spec 2.5) without retraining."""
+        results = evaluate_budgets(
+            self.get_policy_module(),
+            self.config.env,
+            test_flow_steps or self.config.test_flow_steps,
+            episodes or self.config.eval_episodes,
+            num_particles=self.config.eval_num_particles,
+            step_size=self.config.eval_step_size,
+            seed=int(self.config.seed or 0) + 10_000,
+            show_progress=show_progress,
+        )
+        return results_by_budget(results)
+
+    def restore_from_path(self, path: Any, *args, **kwargs) -> None:
+        """Restore learner state (weights, optimizers, RNG) without syncing EnvRunners."""
+        Checkpointable.restore_from_path(self, path, *args, **kwargs)

@@ -1,0 +1,292 @@
+"""VGFConfig: every knob of spec section 3 with the authors' defaults.
+
+Deviations from RLlib's usual offline setup, on purpose:
+- VGF reads its dataset itself (``offline_dataset(dataset=...)``) and holds it as tensors on
+  each learner's device (RLLIB_NOTES: about 1.0x a bare PyTorch loop; RLlib's Ray Data path
+  yields time-contiguous minibatches and costs startup time). ``input_`` stays unused.
+- Evaluation runs VGF's own loop (``test_time(...)``) so one checkpoint is scored at several
+  test-time budgets L_test (spec 2.5); RLlib's ``evaluation_interval`` is not used.
+- ``lr`` is None: the critics and the flow sampler have their own learning rates.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+from vgf_rllib.core.losses import PARTICLE_AGGREGATIONS
+from vgf_rllib.core.selection import ACTION_SELECTIONS
+from vgf_rllib.core.transport import PARTICLE_OPTIMIZERS, TWIN_AGGREGATIONS
+
+#: config fields the RLModule needs (passed through ``model_config``)
+MODULE_FIELDS = (
+    "critic_hidden_layers",
+    "sampler_hidden_layers",
+    "num_particles",
+    "sampler_euler_steps",
+    "step_size",
+    "alpha",
+    "particle_optimizer",
+    "score_twin_agg",
+    "target_twin_agg",
+    "action_selection",
+    "selection_temperature",
+)
+
+
+class VGFConfig(AlgorithmConfig):
+    """Configuration of Value Gradient Flow (Xu et al., ICLR 2026).
+
+    .. code-block:: python
+
+        from vgf_rllib import VGFConfig
+
+        config = (
+            VGFConfig()
+            .environment("Pendulum-v1")
+            .offline_dataset(dataset="pendulum.npz")
+            .training(num_particles=10, step_size=0.1, train_flow_steps=1)
+            .test_time(test_flow_steps=[0, 1, 2, 3], eval_interval=10, eval_episodes=10)
+        )
+        algo = config.build_algo()
+        print(algo.train()["vgf_eval"])
+    """
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        from vgf_rllib.algorithm.algorithm import VGF
+
+        self._is_online = False
+        super().__init__(algo_class=algo_class or VGF)
+        # fmt: off
+        # Data (spec 4): a path (.npz, .parquet, Minari dir), "ogbench:<name>", "minari:<id>".
+        self.dataset: Any = None
+        self.dataset_dir: str | None = None   # where suite loaders look for files
+        self.rescale_actions = False          # map actions from the env's bounds to [-1, 1]
+        self.normalize_observations = False   # z-score observations (stats saved in checkpoint)
+        # Networks and optimizers (spec 3).
+        self.critic_hidden_layers = [512, 512, 512, 512]   # twin critics, LayerNorm + ReLU
+        self.sampler_hidden_layers = [512, 512, 512, 512]  # flow velocity field, ReLU
+        self.critic_lr = 3e-4                 # Adam learning rate of the twin critics
+        self.sampler_lr = 3e-4                # Adam learning rate of the flow sampler
+        self.tau = 0.005                      # Polyak rate, applied after EVERY gradient step
+        self.gamma = 0.99                     # discount (0.995 for long-horizon mazes)
+        self.train_batch_size_per_learner = 256  # minibatch size per gradient step
+        self.updates_per_iteration = 1000     # gradient steps per `train()` call
+        self.lr = None                        # unused: see critic_lr / sampler_lr
+        # Value gradient flow (spec 2.3, 3).
+        self.num_particles = 10               # N particles per state
+        self.sampler_euler_steps = 10         # K Euler steps of the flow sampler
+        self.train_flow_steps = 1             # L_train transport steps for the TD target
+        self.step_size = 0.1                  # eps, the particle step size
+        self.alpha = 1.0                      # temperature of the Boltzmann target
+        self.particle_optimizer = "adam"      # "adam" (authors' code) or "sgd" (paper)
+        self.score_twin_agg = "mean"          # twin aggregation inside grad_a Qbar
+        self.target_twin_agg = "min"          # twin aggregation of target values and scores
+        self.particle_agg = "mean"            # aggregation over next-state particles
+        self.action_selection = "argmax"      # "argmax", "softmax" or "random" (spec 2.5)
+        self.selection_temperature = 1.0      # temperature of softmax selection
+        # Test time (spec 2.5).
+        self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
+        self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
+        self.eval_interval = 0                # evaluate every this many iterations (0: never)
+        self.eval_episodes = 10               # episodes per L_test and evaluation
+        self.eval_num_particles = None        # N at test time (None: num_particles)
+        self.eval_step_size = None            # eps at test time (None: step_size)
+        # fmt: on
+
+    def training(
+        self,
+        *,
+        critic_hidden_layers: Sequence[int] | None = NotProvided,
+        sampler_hidden_layers: Sequence[int] | None = NotProvided,
+        critic_lr: float | None = NotProvided,
+        sampler_lr: float | None = NotProvided,
+        tau: float | None = NotProvided,
+        updates_per_iteration: int | None = NotProvided,
+        num_particles: int | None = NotProvided,
+        sampler_euler_steps: int | None = NotProvided,
+        train_flow_steps: int | None = NotProvided,
+        step_size: float | None = NotProvided,
+        alpha: float | None = NotProvided,
+        particle_optimizer: str | None = NotProvided,
+        score_twin_agg: str | None = NotProvided,
+        target_twin_agg: str | None = NotProvided,
+        particle_agg: str | None = NotProvided,
+        action_selection: str | None = NotProvided,
+        selection_temperature: float | None = NotProvided,
+        **kwargs,
+    ) -> "VGFConfig":
+        """Sets VGF's training settings (spec 3); other kwargs go to RLlib's ``training``.
+
+        Args:
+            critic_hidden_layers: Hidden sizes of each twin critic (LayerNorm + ReLU).
+            sampler_hidden_layers: Hidden sizes of the flow velocity field.
+            critic_lr: Adam learning rate of the twin critics.
+            sampler_lr: Adam learning rate of the flow sampler.
+            tau: Polyak rate for the target critics, applied after every gradient step.
+            updates_per_iteration: Gradient steps per ``train()`` call.
+            num_particles: N, particles per state (training and, by default, acting).
+            sampler_euler_steps: K, Euler steps of the flow sampler.
+            train_flow_steps: L_train, transport steps when building the TD target.
+            step_size: eps, the particle step size.
+            alpha: Temperature; alpha -> inf leaves pure repulsion.
+            particle_optimizer: "adam" (fresh Adam per call, authors' code) or "sgd".
+            score_twin_agg: "mean" or "min" of the online twins inside grad_a Qbar.
+            target_twin_agg: "min" or "mean" of the target twins (and of selection scores).
+            particle_agg: "mean" or "max" over next-state particle values.
+            action_selection: "argmax", "softmax" or "random" among final particles.
+            selection_temperature: Temperature of "softmax" selection.
+
+        Returns:
+            This updated VGFConfig.
+        """
+        super().training(**kwargs)
+        for name, value in locals().items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, list(value) if name.endswith("_layers") else value)
+        return self
+
+    def offline_dataset(
+        self,
+        *,
+        dataset: Any = NotProvided,
+        dataset_dir: str | None = NotProvided,
+        rescale_actions: bool | None = NotProvided,
+        normalize_observations: bool | None = NotProvided,
+    ) -> "VGFConfig":
+        """Sets the dataset VGF trains on (spec 4).
+
+        Args:
+            dataset: A dict of arrays, a file path (.npz, .parquet, Minari dataset dir),
+                "ogbench:<dataset-name>" or "minari:<dataset-id>".
+            dataset_dir: Directory where suite loaders look for dataset files.
+            rescale_actions: Map dataset actions from the env's bounds into [-1, 1].
+            normalize_observations: Z-score observations with dataset statistics; the
+                statistics are stored in the module and applied when acting.
+
+        Returns:
+            This updated VGFConfig.
+        """
+        for name, value in locals().items():
+            if name not in ("self", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
+        return self
+
+    def test_time(
+        self,
+        *,
+        test_flow_steps: Sequence[int] | None = NotProvided,
+        inference_flow_steps: int | None = NotProvided,
+        eval_interval: int | None = NotProvided,
+        eval_episodes: int | None = NotProvided,
+        eval_num_particles: int | None = NotProvided,
+        eval_step_size: float | None = NotProvided,
+    ) -> "VGFConfig":
+        """Sets how VGF acts and is evaluated (spec 2.5); none of it needs retraining.
+
+        Args:
+            test_flow_steps: The L_test budgets every evaluation scores (0 = best-of-N).
+            inference_flow_steps: L used when acting through RLlib (None: L_train).
+            eval_interval: Evaluate every this many ``train()`` calls (0: never).
+            eval_episodes: Episodes per L_test in each evaluation.
+            eval_num_particles: N at test time (None: num_particles).
+            eval_step_size: eps at test time (None: step_size).
+
+        Returns:
+            This updated VGFConfig.
+        """
+        for name, value in locals().items():
+            if name not in ("self", "__class__") and value is not NotProvided:
+                setattr(self, name, list(value) if name == "test_flow_steps" else value)
+        return self
+
+    def get_default_learner_class(self) -> type:
+        from vgf_rllib.algorithm.learner import VGFTorchLearner
+
+        return VGFTorchLearner
+
+    def get_default_rl_module_spec(self) -> RLModuleSpec:
+        from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
+
+        return RLModuleSpec(module_class=VGFTorchRLModule)
+
+    @property
+    def _model_config_auto_includes(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in MODULE_FIELDS}
+        fields["inference_flow_steps"] = self.resolved_inference_flow_steps
+        return super()._model_config_auto_includes | fields
+
+    @property
+    def resolved_inference_flow_steps(self) -> int:
+        """L used for acting through RLlib: ``inference_flow_steps`` or L_train."""
+        if self.inference_flow_steps is None:
+            return self.train_flow_steps
+        return self.inference_flow_steps
+
+    def validate(self) -> None:
+        """Rejects impossible VGF settings with a message naming the field and value."""
+        super().validate()
+        if self.framework_str != "torch":
+            self._value_error(f"VGF supports framework='torch' only, got {self.framework_str!r}")
+        if self.lr is not None:
+            self._value_error(
+                f"VGF uses critic_lr and sampler_lr; `lr` must be None, got {self.lr}"
+            )
+        self._check_int("num_particles", minimum=1)
+        self._check_int("sampler_euler_steps", minimum=1)
+        self._check_int("train_flow_steps", minimum=0)
+        self._check_int("updates_per_iteration", minimum=1)
+        self._check_int("train_batch_size_per_learner", minimum=1)
+        self._check_int("eval_interval", minimum=0)
+        self._check_int("eval_episodes", minimum=1)
+        for name in ("inference_flow_steps", "eval_num_particles"):
+            if getattr(self, name) is not None:
+                self._check_int(name, minimum=0 if name == "inference_flow_steps" else 1)
+        for name in ("step_size", "alpha", "critic_lr", "sampler_lr", "selection_temperature"):
+            self._check_positive(name)
+        if self.eval_step_size is not None:
+            self._check_positive("eval_step_size")
+        if not 0.0 < self.tau <= 1.0:
+            self._value_error(f"tau must be in (0, 1], got {self.tau}")
+        if not 0.0 <= self.gamma <= 1.0:
+            self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
+        self._check_choice("particle_optimizer", PARTICLE_OPTIMIZERS)
+        self._check_choice("score_twin_agg", TWIN_AGGREGATIONS)
+        self._check_choice("target_twin_agg", TWIN_AGGREGATIONS)
+        self._check_choice("particle_agg", PARTICLE_AGGREGATIONS)
+        self._check_choice("action_selection", ACTION_SELECTIONS)
+        for name in ("critic_hidden_layers", "sampler_hidden_layers"):
+            layers = getattr(self, name)
+            if not layers or not all(isinstance(s, int) and s > 0 for s in layers):
+                self._value_error(f"{name} must be a non-empty list of positive ints, got {layers}")
+        steps = self.test_flow_steps
+        if not steps or not all(isinstance(s, int) and s >= 0 for s in steps):
+            self._value_error(
+                f"test_flow_steps must be a non-empty list of ints >= 0, got {steps}"
+            )
+        if self.dataset is None:
+            self._value_error(
+                "VGF needs a dataset: config.offline_dataset(dataset=<path | "
+                "'ogbench:<name>' | 'minari:<id>' | dict of arrays>)"
+            )
+        if self.eval_interval and not self.env:
+            self._value_error(
+                "eval_interval > 0 needs an evaluation env: config.environment(env=...)"
+            )
+
+    def _check_int(self, name: str, *, minimum: int) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            self._value_error(f"{name} must be an int >= {minimum}, got {value!r}")
+
+    def _check_positive(self, name: str) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            self._value_error(f"{name} must be a number > 0, got {value!r}")
+
+    def _check_choice(self, name: str, choices: Sequence[str]) -> None:
+        value = getattr(self, name)
+        if value not in choices:
+            self._value_error(f"{name} must be one of {list(choices)}, got {value!r}")

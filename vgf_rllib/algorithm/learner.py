@@ -1,0 +1,148 @@
+"""VGFTorchLearner: trains twin critics and the flow sampler jointly on a device-resident dataset.
+
+Deviations from RLlib's offline learners, on purpose:
+- The dataset lives as tensors on the learner's device; minibatches are drawn i.i.d. with
+  ``torch.randint`` there (no Ray Data pipeline, no time-contiguous batches).
+- Target critics are Polyak-updated after EVERY gradient step (in ``apply_gradients``), not
+  once per ``update()`` call as ``after_gradient_based_update`` would (RLLIB_NOTES trap 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.core.learner.utils import update_target_network
+from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
+
+from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
+from vgf_rllib.core.losses import vgf_losses
+
+CRITIC_OPTIMIZER = "critic"
+SAMPLER_OPTIMIZER = "sampler"
+TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
+METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
+NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+
+
+class VGFTorchLearner(TorchLearner):
+    """One optimizer per network group: ``critic`` (twin Q) and ``sampler`` (flow field)."""
+
+    def build(self) -> None:
+        super().build()
+        self._data: dict[str, torch.Tensor] | None = None
+        self._num_updates = 0
+        self._index_generator = torch.Generator(device=self._device)
+        self._index_generator.manual_seed(int(self.config.seed or 0) + 7919 * (self._learner_index or 0))
+
+    def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
+        module = self._module[module_id]
+        for name, network, lr in (
+            (CRITIC_OPTIMIZER, module.critic, config.critic_lr),
+            (SAMPLER_OPTIMIZER, module.velocity, config.sampler_lr),
+        ):
+            params = self.get_parameters(network)
+            self.register_optimizer(
+                module_id=module_id,
+                optimizer_name=name,
+                optimizer=torch.optim.Adam(params),
+                params=params,
+                lr_or_lr_schedule=lr,
+            )
+
+    def compute_loss_for_module(
+        self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
+    ) -> torch.Tensor:
+        """Critic TD loss + flow-matching loss (spec 2.4); the two touch disjoint parameters."""
+        module = self._module[module_id].unwrapped()
+        settings = policy_settings_from_model_config(
+            module.model_config, flow_steps=config.train_flow_steps
+        )
+        losses = vgf_losses(
+            module.velocity,
+            module.critic,
+            module.target_critic,
+            batch,
+            settings,
+            gamma=config.gamma,
+            target_twin_agg=config.target_twin_agg,
+            particle_agg=config.particle_agg,
+        )
+        self._step_metrics = losses
+        return losses["critic_loss"] + losses["flow_loss"]
+
+    def apply_gradients(self, gradients_dict: ParamDict) -> None:
+        """Optimizer steps, then Polyak-average the target critics (every gradient step)."""
+        super().apply_gradients(gradients_dict)
+        for module_id in self.module.keys():
+            module = self.module[module_id].unwrapped()
+            tau = self.config.get_config_for_module(module_id).tau
+            for main, target in module.get_target_network_pairs():
+                update_target_network(main_net=main, target_net=target, tau=tau)
+
+    def load_resident_dataset(
+        self,
+        arrays: dict[str, np.ndarray],
+        obs_mean: np.ndarray | None = None,
+        obs_std: np.ndarray | None = None,
+    ) -> int:
+        """Copy the transitions to this learner's device (normalized if stats are given).
+
+        Returns the number of transitions held.
+        """
+        module = self.module[DEFAULT_MODULE_ID].unwrapped()
+        if obs_mean is not None:
+            module.set_observation_statistics(obs_mean, obs_std)
+        data = {
+            name: torch.as_tensor(arrays[name], dtype=torch.float32, device=self._device)
+            for name in TRAIN_FIELDS
+        }
+        for name in ("observations", "next_observations"):
+            data[name] = module.normalize_observations(data[name])
+        self._data = data
+        return int(data["observations"].shape[0])
+
+    def train_on_resident_data(self, num_updates: int) -> dict[str, Any]:
+        """Run ``num_updates`` gradient steps on i.i.d. minibatches; return reduced metrics."""
+        if self._data is None:
+            raise RuntimeError("load_resident_dataset() must run before training")
+        size = self._data["observations"].shape[0]
+        batch_size = self.config.train_batch_size_per_learner
+        totals = torch.zeros(len(METRIC_NAMES), device=self._device)
+        for _ in range(num_updates):
+            index = torch.randint(
+                size, (batch_size,), device=self._device, generator=self._index_generator
+            )
+            batch = {name: tensor[index] for name, tensor in self._data.items()}
+            self._update({DEFAULT_MODULE_ID: batch})
+            totals += torch.stack([self._step_metrics[name].detach() for name in METRIC_NAMES])
+        self._num_updates += num_updates
+        self._weights_seq_no += 1
+        means = (totals / num_updates).tolist()
+        for name, value in zip(METRIC_NAMES, means):
+            self.metrics.log_value((DEFAULT_MODULE_ID, name), value, window=1)
+        self.metrics.log_value(NUM_UPDATES_LIFETIME, self._num_updates, window=1)
+        return self.metrics.reduce()
+
+    def get_state(self, *args, **kwargs) -> StateDict:
+        """Learner state plus what exact resumption needs: update count and RNG states."""
+        state = super().get_state(*args, **kwargs)
+        state[NUM_UPDATES_LIFETIME] = self._num_updates
+        state["index_generator_state"] = self._index_generator.get_state()
+        state["torch_rng_state"] = torch.get_rng_state()
+        if self._device.type == "cuda":
+            state["cuda_rng_state"] = torch.cuda.get_rng_state(self._device)
+        return state
+
+    def set_state(self, state: StateDict) -> None:
+        super().set_state(state)
+        self._num_updates = int(state.get(NUM_UPDATES_LIFETIME, self._num_updates))
+        if "index_generator_state" in state:
+            self._index_generator.set_state(torch.as_tensor(state["index_generator_state"]))
+        if "torch_rng_state" in state:
+            torch.set_rng_state(torch.as_tensor(state["torch_rng_state"]))
+        if "cuda_rng_state" in state and self._device.type == "cuda":
+            torch.cuda.set_rng_state(torch.as_tensor(state["cuda_rng_state"]), self._device)

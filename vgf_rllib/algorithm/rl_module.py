@@ -1,0 +1,158 @@
+"""The VGF RLModule: twin critics, their targets and the flow sampler; acts by particle flow.
+
+VGF keeps no policy network. ``_forward_inference`` draws N flow samples, transports them
+L_test steps along the online critics' action gradient and returns the best one (spec 2.5).
+The transport needs ``torch.autograd.grad`` w.r.t. the particles, so inference enables grad
+locally even under an outer ``no_grad`` (no parameter gradients are produced).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.utils import make_target_network
+from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
+from ray.rllib.core.rl_module.torch import TorchRLModule
+from ray.rllib.utils.typing import StateDict
+
+from vgf_rllib.core.networks import TwinCritic, VelocityField
+from vgf_rllib.core.policy import ParticlePolicySettings, act
+from vgf_rllib.core.transport import TransportSettings
+
+TARGET_CRITIC = "target_critic"
+
+
+class CheckpointMismatchError(ValueError):
+    """A state loaded into the module lacks weights or has weights of the wrong shape."""
+
+
+def policy_settings_from_model_config(
+    model_config: dict[str, Any], *, flow_steps: int
+) -> ParticlePolicySettings:
+    """Particle policy settings (N, K, transport) from the module's model config."""
+    return ParticlePolicySettings(
+        num_particles=int(model_config["num_particles"]),
+        euler_steps=int(model_config["sampler_euler_steps"]),
+        transport=TransportSettings(
+            steps=flow_steps,
+            step_size=float(model_config["step_size"]),
+            alpha=float(model_config["alpha"]),
+            optimizer=model_config["particle_optimizer"],
+            score_twin_agg=model_config["score_twin_agg"],
+        ),
+    )
+
+
+class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
+    """Critics + flow sampler; acting is the VGF particle policy of spec 2.5.
+
+    ``model_config`` carries the VGF fields (see ``VGFConfig._model_config_auto_includes``).
+    The acting budget starts at ``inference_flow_steps`` and can be changed at any time with
+    :meth:`set_test_time_budget` without retraining.
+    """
+
+    def setup(self) -> None:
+        config = self.model_config
+        obs_dim = int(np.prod(self.observation_space.shape))
+        action_dim = int(np.prod(self.action_space.shape))
+        self.critic = TwinCritic(obs_dim, action_dim, config["critic_hidden_layers"])
+        self.velocity = VelocityField(obs_dim, action_dim, config["sampler_hidden_layers"])
+        # Observation normalization statistics (identity unless the learner sets them).
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.acting = policy_settings_from_model_config(
+            config, flow_steps=int(config["inference_flow_steps"])
+        )
+        self.action_selection = config["action_selection"]
+        self.selection_temperature = float(config["selection_temperature"])
+        self.selection_twin_agg = config["target_twin_agg"]
+        if not self.inference_only:
+            self.make_target_networks()
+
+    # TargetNetworkAPI
+    def make_target_networks(self) -> None:
+        if not hasattr(self, TARGET_CRITIC):
+            self.target_critic = make_target_network(self.critic)
+
+    def get_target_network_pairs(self) -> list[tuple[torch.nn.Module, torch.nn.Module]]:
+        return [(self.critic, self.target_critic)]
+
+    def forward_target(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Target twin Q values at (obs, actions) in ``batch``: ``(B, 2)``."""
+        obs = self.normalize_observations(batch[Columns.OBS])
+        return {"target_q": self.target_critic(obs, batch[Columns.ACTIONS])}
+
+    # InferenceOnlyAPI: env runners need critics and sampler to act, not the targets.
+    def get_non_inference_attributes(self) -> list[str]:
+        return [TARGET_CRITIC]
+
+    def set_observation_statistics(self, mean: np.ndarray, std: np.ndarray) -> None:
+        """Store the dataset's observation mean/std (saved in checkpoints, used when acting)."""
+        self.obs_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.obs_std.copy_(torch.as_tensor(std, dtype=torch.float32))
+
+    def normalize_observations(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs.float().flatten(1) - self.obs_mean) / self.obs_std
+
+    def set_test_time_budget(
+        self,
+        *,
+        flow_steps: int | None = None,
+        num_particles: int | None = None,
+        step_size: float | None = None,
+    ) -> None:
+        """Change L_test, N or eps used for acting (spec 2.5: no retraining needed)."""
+        transport = self.acting.transport
+        if flow_steps is not None:
+            transport = replace(transport, steps=int(flow_steps))
+        if step_size is not None:
+            transport = replace(transport, step_size=float(step_size))
+        particles = self.acting.num_particles if num_particles is None else int(num_particles)
+        self.acting = replace(self.acting, num_particles=particles, transport=transport)
+
+    def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
+        """Actions in [-1, 1] for raw observations ``(B, obs_dim)`` (spec 2.5)."""
+        return act(
+            self.velocity,
+            self.critic,
+            self.normalize_observations(obs),
+            self.acting,
+            score_twin_agg=self.selection_twin_agg,
+            selection=self.action_selection,
+            temperature=self.selection_temperature,
+        )
+
+    def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        return {Columns.ACTIONS: self.compute_actions(batch[Columns.OBS])}
+
+    def _forward_exploration(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        return self._forward_inference(batch, **kwargs)
+
+    def _forward_train(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:
+        """Training losses need the transport, so they live in the learner (``vgf_losses``)."""
+        return {}
+
+    def set_state(self, state: StateDict) -> None:
+        """Load weights, refusing states that lack weights or carry wrong shapes."""
+        own = self.state_dict()
+        missing = sorted(k for k in own if k not in state)
+        if missing:
+            raise CheckpointMismatchError(
+                f"VGF module state is missing {len(missing)} weight(s), e.g. {missing[:3]}; "
+                "the checkpoint is incomplete or from another model"
+            )
+        wrong = [
+            f"{k}: checkpoint {tuple(np.shape(state[k]))} vs module {tuple(v.shape)}"
+            for k, v in own.items()
+            if tuple(np.shape(state[k])) != tuple(v.shape)
+        ]
+        if wrong:
+            raise CheckpointMismatchError(
+                "VGF module state has weights of the wrong shape (e.g. another observation or "
+                f"action size or hidden layers): {wrong[:3]}"
+            )
+        super().set_state(state)

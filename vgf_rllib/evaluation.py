@@ -1,0 +1,166 @@
+"""Scoring one set of weights at several test-time budgets L_test (spec 2.5).
+
+Every budget plays the same episodes (same env seeds), so budgets differ only by L_test.
+Environments run in lockstep so each step is one batched particle-flow call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vgf_rllib.envs import make_env, normalized_score
+
+MAX_PARALLEL_ENVS = 16
+
+
+@dataclass(frozen=True)
+class BudgetResult:
+    """The outcome of ``episodes`` episodes at one test-time budget."""
+
+    test_flow_steps: int
+    episodes: int
+    return_mean: float
+    return_std: float
+    score_mean: float
+    score_std: float
+    success_rate: float | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        if self.success_rate is None:
+            del record["success_rate"]
+        return record
+
+
+def unsquash_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
+    """Map actions from [-1, 1] to the Box's bounds (what RLlib's connector does when acting)."""
+    low, high = space.low, space.high
+    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+        return actions
+    return low + (np.clip(actions, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+
+
+def run_episodes(
+    policy: Callable[[np.ndarray], np.ndarray],
+    env_factory: Callable[[], gym.Env],
+    episodes: int,
+    *,
+    seed: int = 0,
+    progress: tqdm | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Play ``episodes`` episodes; episode e resets with ``seed + e``.
+
+    ``policy`` maps a batch of observations to actions in [-1, 1]. Returns episode returns
+    and, where the env reports ``info["success"]``, the final success flags (else None).
+    """
+    envs = [env_factory() for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
+    returns = np.zeros(episodes)
+    successes: list[float | None] = [None] * episodes
+    next_episode = 0
+    slots: list[int | None] = [None] * len(envs)
+    observations: list[np.ndarray | None] = [None] * len(envs)
+
+    def start(slot: int) -> None:
+        nonlocal next_episode
+        if next_episode < episodes:
+            obs, _ = envs[slot].reset(seed=seed + next_episode)
+            slots[slot], observations[slot] = next_episode, obs
+            next_episode += 1
+        else:
+            slots[slot] = None
+
+    for slot in range(len(envs)):
+        start(slot)
+    while any(s is not None for s in slots):
+        active = [i for i, s in enumerate(slots) if s is not None]
+        batch = np.stack([np.asarray(observations[i], dtype=np.float32).ravel() for i in active])
+        actions = policy(batch)
+        for i, action in zip(active, actions):
+            env = envs[i]
+            obs, reward, terminated, truncated, info = env.step(
+                unsquash_actions(action, env.action_space)
+            )
+            episode = slots[i]
+            returns[episode] += float(reward)
+            observations[i] = obs
+            if terminated or truncated:
+                if "success" in info:
+                    successes[episode] = float(info["success"])
+                if progress is not None:
+                    progress.update(1)
+                start(i)
+    for env in envs:
+        env.close()
+    if all(s is None for s in successes):
+        return returns, None
+    return returns, np.array([0.0 if s is None else s for s in successes])
+
+
+def evaluate_budgets(
+    module: Any,
+    env_spec: str,
+    test_flow_steps: Sequence[int],
+    episodes: int,
+    *,
+    num_particles: int | None = None,
+    step_size: float | None = None,
+    seed: int = 0,
+    show_progress: bool = False,
+) -> list[BudgetResult]:
+    """Score a VGF module at each L_test in ``test_flow_steps`` on the same episodes.
+
+    ``score`` is the success rate in % where the env reports success (OGBench), else the
+    benchmark's normalized score (D4RL via Minari), else the raw return.
+    """
+    module.eval()
+    device = next(module.parameters()).device
+
+    def policy(obs: np.ndarray) -> np.ndarray:
+        tensor = torch.as_tensor(obs, device=device)
+        return module.compute_actions(tensor).detach().cpu().numpy()
+
+    results = []
+    saved = module.acting
+    total = episodes * len(test_flow_steps)
+    with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
+        for flow_steps in test_flow_steps:
+            module.set_test_time_budget(
+                flow_steps=flow_steps, num_particles=num_particles, step_size=step_size
+            )
+            torch.manual_seed(seed)
+            returns, success = run_episodes(
+                policy, lambda: make_env(env_spec), episodes, seed=seed, progress=progress
+            )
+            if success is not None:
+                scores = 100.0 * success
+            else:
+                normalized = normalized_score(env_spec, returns)
+                scores = returns if normalized is None else normalized
+            results.append(
+                BudgetResult(
+                    test_flow_steps=int(flow_steps),
+                    episodes=episodes,
+                    return_mean=float(returns.mean()),
+                    return_std=float(returns.std()),
+                    score_mean=float(np.mean(scores)),
+                    score_std=float(np.std(scores)),
+                    success_rate=None if success is None else float(success.mean()),
+                )
+            )
+    module.acting = saved
+    return results
+
+
+def results_by_budget(results: Sequence[BudgetResult]) -> dict[str, Any]:
+    """The ``vgf_eval`` result entry: one record per ``L{n}`` plus the best budget."""
+    best = max(results, key=lambda r: r.score_mean)
+    entry: dict[str, Any] = {f"L{r.test_flow_steps}": r.as_record() for r in results}
+    entry["best_score"] = best.score_mean
+    entry["best_test_flow_steps"] = best.test_flow_steps
+    return entry
