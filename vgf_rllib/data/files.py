@@ -7,6 +7,7 @@ raises :class:`DatasetError` naming the file (and column) for unreadable or corr
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                     ) from error
     except DatasetError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
         raise DatasetError(
             f"{path}: cannot read as .npz, the file is truncated or corrupt ({error})"
         ) from error

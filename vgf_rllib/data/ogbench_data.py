@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -110,7 +111,7 @@ def read_ogbench(
             compact_dataset=False,
             add_info=add_info,
         )
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DatasetError(
             f"ogbench:{parsed.singletask}: cannot read {files[0]} / {files[1]} "
             f"({type(error).__name__}: {error}); they may be corrupt: regenerate with "

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError
-from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, parse_dataset_name
+from vgf_rllib.data.ogbench_catalog import OGBENCH_DATASETS, OGBenchName, dataset_files, parse_dataset_name
 from vgf_rllib.data.ogbench_data import EXPERT_FAMILIES, require_ogbench
 
 MAZE_NOISE = 0.5
@@ -34,6 +34,7 @@ STACK_RANGE = {"single": (0.0, 0.0), "double": (0.0, 0.25), "triple": (0.05, 0.3
 LARGE_EPISODES = {"triple": 3000, "quadruple": 5000, "4x5": 3000, "4x6": 5000}
 
 Episode = dict[str, list]
+Collector = Callable[[], "Episode | None"]  # None: episode rejected, collect again
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ def recipe_for(parsed: OGBenchName) -> Recipe:
     size = parsed.env.partition("-")[2]
     p_random = 0.0 if parsed.kind == "play" else (0.2 if parsed.family == "puzzle" else 0.1)
     return Recipe(env_id, LARGE_EPISODES.get(size, 1000), 1001, MANIP_NOISE, p_random)
+
+
+def generatable() -> list[tuple[OGBenchName, Recipe]]:
+    """Every dataset this module can make, with its official recipe."""
+    names = [OGBenchName(env, kind) for env, kinds in OGBENCH_DATASETS.items() for kind in kinds]
+    return [(name, recipe_for(name)) for name in names if name.family not in EXPERT_FAMILIES]
 
 
 @contextlib.contextmanager
@@ -119,7 +126,7 @@ def _cells_at_distance(maze_map: np.ndarray, start: tuple[int, int], distance: i
     return [cell for cell, d in depth.items() if d == distance]
 
 
-def _maze_collector(env: Any, parsed: OGBenchName, recipe: Recipe) -> Callable[[], Episode | None]:
+def _maze_collector(env: Any, parsed: OGBenchName, recipe: Recipe) -> Collector:
     maze = env.unwrapped
     free, vertices = _maze_cells(maze.maze_map)
 
@@ -191,7 +198,7 @@ def _scene_healthy(qpos: np.ndarray) -> bool:
     return not (too_far_right or lost_left)
 
 
-def _manip_collector(env: Any, parsed: OGBenchName, recipe: Recipe) -> Callable[[], Episode | None]:
+def _manip_collector(env: Any, parsed: OGBenchName, recipe: Recipe) -> Collector:
     oracles = _oracles(env, parsed, recipe)
     stack_range = STACK_RANGE.get(parsed.env.partition("-")[2]) if parsed.family == "cube" else None
     action_dim = env.action_space.shape[0]
