@@ -202,6 +202,17 @@ class VGFConfig(AlgorithmConfig):
                 setattr(self, name, list(value) if name == "test_flow_steps" else value)
         return self
 
+    def apply_overrides(self, overrides: dict[str, Any]) -> "VGFConfig":
+        """Set fields by name (CLI ``--set key=value``); unknown names raise a clear error."""
+        unknown = sorted(name for name in overrides if not hasattr(self, name))
+        if unknown:
+            raise ValueError(
+                f"unknown VGF config field(s) {unknown}; see `vgf-rllib train --help` "
+                "or VGFConfig's docstrings for the field names"
+            )
+        self.update_from_dict(dict(overrides))
+        return self
+
     def get_default_learner_class(self) -> type:
         from vgf_rllib.algorithm.learner import VGFTorchLearner
 

@@ -1,0 +1,64 @@
+"""``vgf-rllib evaluate``: score a checkpoint at several test-time budgets L_test (spec 2.5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vgf_rllib.cli.output import budget_records, print_budget_table
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a checkpoint at several test-time budgets",
+        description="Evaluate one checkpoint at every L_test given, on the same episodes, "
+        "without retraining. N and the step size can be changed too.",
+    )
+    parser.add_argument("checkpoint", type=Path, help="run dir (latest checkpoint), algorithm checkpoint or RLModule dir")
+    parser.add_argument("--env", default=None, help="evaluation env spec (default: the run's env from run.json)")
+    parser.add_argument(
+        "--test-flow-steps", type=int, nargs="+", default=[0, 1, 2, 3], metavar="L",
+        help="L_test values to score (default 0 1 2 3; 0 = best-of-N)",
+    )
+    parser.add_argument("--episodes", type=int, default=10, help="episodes per L_test (default 10)")
+    parser.add_argument("--num-particles", type=int, default=None, help="N at test time (default: trained N)")
+    parser.add_argument("--step-size", type=float, default=None, help="eps at test time (default: trained eps)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument("--output", type=Path, default=None, help="write the records to this JSON file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
+    from vgf_rllib.policy import load_policy, run_info
+
+    if any(steps < 0 for steps in args.test_flow_steps):
+        raise SystemExit(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
+    if args.episodes < 1:
+        raise SystemExit(f"--episodes must be >= 1, got {args.episodes}")
+    env = args.env or run_info(args.checkpoint).get("env")
+    if not env:
+        raise SystemExit(f"{args.checkpoint}: no run.json names the env; pass --env")
+    module = load_policy(args.checkpoint)
+    results = evaluate_budgets(
+        module, env, args.test_flow_steps, args.episodes,
+        num_particles=args.num_particles, step_size=args.step_size, seed=args.seed,
+        show_progress=True,
+    )
+    entry = results_by_budget(results)
+    print_budget_table(entry, title=f"{args.checkpoint} on {env}")
+    if args.output:
+        payload = {
+            "checkpoint": str(args.checkpoint),
+            "env": env,
+            "num_particles": args.num_particles,
+            "step_size": args.step_size,
+            "best_test_flow_steps": entry["best_test_flow_steps"],
+            "results": budget_records(entry),
+        }
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(payload, indent=2))
+        print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,47 @@
+"""Terminal output shared by the CLI commands: the per-budget results table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+COLUMNS = (
+    ("L_test", "test_flow_steps", "{}"),
+    ("episodes", "episodes", "{}"),
+    ("return", None, "{:.3f} +- {:.3f}"),
+    ("success", "success_rate", "{:.1%}"),
+    ("score", None, "{:.2f} +- {:.2f}"),
+)
+
+
+def budget_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``L{n}`` records of a ``vgf_eval`` entry, ordered by L_test."""
+    records = [value for key, value in entry.items() if key.startswith("L") and isinstance(value, dict)]
+    return sorted(records, key=lambda record: record["test_flow_steps"])
+
+
+def _cell(record: dict[str, Any], title: str, key: str | None, fmt: str) -> str:
+    if title == "return":
+        return fmt.format(record["return_mean"], record["return_std"])
+    if title == "score":
+        return fmt.format(record["score_mean"], record["score_std"])
+    return fmt.format(record[key]) if key in record else "-"
+
+
+def format_budget_table(entry: dict[str, Any]) -> str:
+    """A fixed-width table with one row per L_test; the best budget is starred."""
+    records = budget_records(entry)
+    columns = [c for c in COLUMNS if c[1] != "success_rate" or any("success_rate" in r for r in records)]
+    rows = [[title for title, _, _ in columns]]
+    for record in records:
+        row = [_cell(record, *column) for column in columns]
+        if record["test_flow_steps"] == entry.get("best_test_flow_steps"):
+            row[0] += " *"
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def print_budget_table(entry: dict[str, Any], *, title: str) -> None:
+    print(f"\n{title}\n{format_budget_table(entry)}\n(* best L_test; L_test = 0 is best-of-N)")
