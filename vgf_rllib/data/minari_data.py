@@ -123,7 +123,7 @@ def flatten_episodes(dataset: Any, source: str) -> tuple[dict[str, np.ndarray], 
     return {key: np.concatenate(value) for key, value in parts.items()}, np.asarray(returns)
 
 
-def _transform_rewards(rewards: np.ndarray, returns: np.ndarray, transform: str, source: str) -> tuple[np.ndarray, float]:
+def transform_rewards(rewards: np.ndarray, returns: np.ndarray, transform: str, source: str) -> tuple[np.ndarray, float]:
     """Apply the reference reward handling (spec 4.2); returns the rewards and the scale used."""
     if transform == "antmaze":
         return rewards - 1.0, 1.0
@@ -155,7 +155,7 @@ def load_minari(
     source = f"minari:{dataset_id}"
     arrays, returns = flatten_episodes(dataset, source)
     transform = default_reward_transform(dataset_id) if reward_transform == "auto" else reward_transform
-    arrays["rewards"], scale = _transform_rewards(arrays["rewards"].astype(np.float64), returns, transform, source)
+    arrays["rewards"], scale = transform_rewards(arrays["rewards"].astype(np.float64), returns, transform, source)
     metadata = {
         "suite": "minari",
         "dataset_id": dataset_id,

@@ -1,0 +1,81 @@
+"""``vgf-rllib data``: generate, list, check and their help, all offline."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from vgf_rllib.cli import data as data_cli
+
+MAZE = "pointmaze-medium-navigate-v0"
+
+
+def run(*args: str) -> int:
+    parser = argparse.ArgumentParser(prog="vgf-rllib")
+    data_cli.register(parser.add_subparsers())
+    namespace = parser.parse_args(["data", *args])
+    return namespace.func(namespace)
+
+
+@pytest.mark.parametrize(
+    ("action", "options"),
+    [
+        ("generate", ["--episodes", "--steps", "--dir", "--seed", "--force", "--no-verify", "--quiet"]),
+        ("list", ["--dir", "--available"]),
+        ("check", ["--dir", "--samples", "--env", "--rescale-actions"]),
+    ],
+)
+def test_help_documents_every_option(action, options, capsys):
+    with pytest.raises(SystemExit):
+        run(action, "--help")
+    text = capsys.readouterr().out
+    assert all(option in text for option in options)
+
+
+def test_generate_list_check_ogbench(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    assert run("generate", MAZE, "--episodes", "2", "--steps", "101", "--dir", str(tmp_path), "--quiet") == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / MAZE}.npz" in out and "relabelling matches the env" in out
+    assert run("list", "--dir", str(tmp_path), "--available") == 0
+    out = capsys.readouterr().out
+    assert f"ogbench:{MAZE}" in out and "200 transitions" in out and "cube-single-play-v0" in out
+    assert run("check", "pointmaze-medium-navigate-singletask-task4-v0", "--dir", str(tmp_path)) == 0
+    assert "200 transitions in 2 trajectories" in capsys.readouterr().out
+
+
+def test_check_own_file_against_env(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "own.npz",
+        observations=rng.normal(size=(4, 3)).astype(np.float32),
+        actions=rng.uniform(-2, 2, (4, 1)).astype(np.float32),
+        rewards=np.zeros(4, np.float32),
+        next_observations=rng.normal(size=(4, 3)).astype(np.float32),
+        terminals=np.array([0, 0, 0, 1], bool),
+    )
+    assert run("check", str(tmp_path / "own.npz"), "--env", "Pendulum-v1", "--rescale-actions") == 0
+    assert "4 transitions" in capsys.readouterr().out
+    assert run("check", str(tmp_path / "own.npz")) == 1
+    assert "outside [-1, 1]" in capsys.readouterr().err
+    assert run("check", str(tmp_path / "own.npz"), "--env", "InvertedPendulum-v5", "--rescale-actions") == 1
+    assert "'observations' has dim 3, but the env's observation space has shape (4,)" in capsys.readouterr().err
+
+
+def test_errors_exit_with_status_one(tmp_path, capsys):
+    assert run("generate", "antmaze-large-navigate-v0", "--dir", str(tmp_path)) == 1
+    assert "expert policies" in capsys.readouterr().err
+    assert run("check", "cube-double-play-singletask-task7-v0", "--dir", str(tmp_path)) == 1
+    assert "unknown task 'task7'" in capsys.readouterr().err
+    assert run("check", "ogbench:cube-double-play-v0", "--dir", str(tmp_path)) == 1
+    assert "vgf-rllib data generate cube-double-play-v0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_registered_in_the_main_command():
+    from vgf_rllib.cli import build_parser
+
+    namespace = build_parser().parse_args(["data", "list"])
+    assert namespace.func is data_cli.run_list
