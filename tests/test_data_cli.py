@@ -22,7 +22,10 @@ def run(*args: str) -> int:
 @pytest.mark.parametrize(
     ("action", "options"),
     [
-        ("generate", ["--episodes", "--steps", "--dir", "--seed", "--force", "--no-verify", "--quiet"]),
+        (
+            "generate",
+            ["--episodes", "--steps", "--dir", "--seed", "--force", "--no-verify", "--quiet"],
+        ),
         ("list", ["--dir", "--available"]),
         ("check", ["--dir", "--samples", "--env", "--rescale-actions"]),
     ],
@@ -36,13 +39,20 @@ def test_help_documents_every_option(action, options, capsys):
 
 def test_generate_list_check_ogbench(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    assert run("generate", MAZE, "--episodes", "2", "--steps", "101", "--dir", str(tmp_path), "--quiet") == 0
+    assert (
+        run(
+            "generate", MAZE, "--episodes", "2", "--steps", "101", "--dir", str(tmp_path), "--quiet"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"wrote {tmp_path / MAZE}.npz" in out and "relabelling matches the env" in out
     assert run("list", "--dir", str(tmp_path), "--available") == 0
     out = capsys.readouterr().out
     assert f"ogbench:{MAZE}" in out and "200 transitions" in out and "cube-single-play-v0" in out
-    assert run("check", "pointmaze-medium-navigate-singletask-task4-v0", "--dir", str(tmp_path)) == 0
+    assert (
+        run("check", "pointmaze-medium-navigate-singletask-task4-v0", "--dir", str(tmp_path)) == 0
+    )
     assert "200 transitions in 2 trajectories" in capsys.readouterr().out
 
 
@@ -60,8 +70,14 @@ def test_check_own_file_against_env(tmp_path, capsys):
     assert "4 transitions" in capsys.readouterr().out
     assert run("check", str(tmp_path / "own.npz")) == 1
     assert "outside [-1, 1]" in capsys.readouterr().err
-    assert run("check", str(tmp_path / "own.npz"), "--env", "InvertedPendulum-v5", "--rescale-actions") == 1
-    assert "'observations' has dim 3, but the env's observation space has shape (4,)" in capsys.readouterr().err
+    assert (
+        run("check", str(tmp_path / "own.npz"), "--env", "InvertedPendulum-v5", "--rescale-actions")
+        == 1
+    )
+    assert (
+        "'observations' has dim 3, but the env's observation space has shape (4,)"
+        in capsys.readouterr().err
+    )
 
 
 def test_errors_exit_with_status_one(tmp_path, capsys):

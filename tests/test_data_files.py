@@ -35,7 +35,9 @@ def table(data: dict[str, np.ndarray], vector_type: str = "list") -> pa.Table:
         elif vector_type == "tensor":
             columns[name] = pa.FixedShapeTensorArray.from_numpy_ndarray(values)
         elif vector_type == "fixed":
-            columns[name] = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), values.shape[1])
+            columns[name] = pa.FixedSizeListArray.from_arrays(
+                pa.array(values.ravel()), values.shape[1]
+            )
         else:
             columns[name] = pa.array(list(values))
     return pa.table(columns)
@@ -44,7 +46,9 @@ def table(data: dict[str, np.ndarray], vector_type: str = "list") -> pa.Table:
 def test_npz_with_rescaling(tmp_path):
     np.savez(tmp_path / "mine.npz", **transitions())
     dataset = load_dataset(tmp_path / "mine.npz", rescale_actions=True, action_space=BOUNDS)
-    np.testing.assert_allclose(dataset.actions, np.clip(transitions()["actions"] / 2, -1, 1), atol=1e-5)
+    np.testing.assert_allclose(
+        dataset.actions, np.clip(transitions()["actions"] / 2, -1, 1), atol=1e-5
+    )
     assert dataset.masks[-1] == 0.0 and dataset.source == str(tmp_path / "mine.npz")
     with pytest.raises(DatasetError, match="outside \\[-1, 1\\]"):
         load_dataset(tmp_path / "mine.npz")
@@ -62,7 +66,9 @@ def test_truncated_npz_names_the_file(tmp_path):
     path = tmp_path / "cut.npz"
     np.savez(path, **transitions())
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(DatasetError, match=f"{path}: cannot read as .npz, the file is truncated or corrupt"):
+    with pytest.raises(
+        DatasetError, match=f"{path}: cannot read as .npz, the file is truncated or corrupt"
+    ):
         load_dataset(path)
 
 
@@ -94,7 +100,9 @@ def test_ragged_parquet_column(tmp_path):
     data = table(transitions()).to_pydict()
     data["observations"][3] = data["observations"][3][:2]
     pq.write_table(pa.table(data), tmp_path / "ragged.parquet")
-    with pytest.raises(DatasetError, match="column 'observations' is ragged: row 0 has 3 values, row 3 has 2"):
+    with pytest.raises(
+        DatasetError, match="column 'observations' is ragged: row 0 has 3 values, row 3 has 2"
+    ):
         load_dataset(tmp_path / "ragged.parquet")
 
 
@@ -110,7 +118,9 @@ def test_parquet_integer_observations_are_refused(tmp_path):
     data = transitions()
     data["observations"] = np.arange(ROWS * 3).reshape(ROWS, 3)
     pq.write_table(table(data), tmp_path / "int.parquet")
-    with pytest.raises(DatasetError, match="field 'observations' has dtype int64; a floating-point array is needed"):
+    with pytest.raises(
+        DatasetError, match="field 'observations' has dtype int64; a floating-point array is needed"
+    ):
         load_dataset(tmp_path / "int.parquet", rescale_actions=True, action_space=BOUNDS)
 
 
@@ -120,5 +130,7 @@ def test_corrupt_compressed_npz_names_the_file(tmp_path):
     data = bytearray(path.read_bytes())
     data[1000:1100] = bytes(b ^ 0xFF for b in data[1000:1100])
     path.write_bytes(bytes(data))
-    with pytest.raises(DatasetError, match="flipped.npz: cannot read as .npz, the file is truncated or corrupt"):
+    with pytest.raises(
+        DatasetError, match="flipped.npz: cannot read as .npz, the file is truncated or corrupt"
+    ):
         load_dataset(path)

@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 
 from vgf_rllib.data import DatasetError, check_against_spaces, load_dataset
-from vgf_rllib.data.minari_data import transform_rewards, default_reward_transform, flatten_episodes, open_minari
+from vgf_rllib.data.minari_data import (
+    default_reward_transform,
+    flatten_episodes,
+    open_minari,
+    transform_rewards,
+)
 from vgf_rllib.envs import make_env, normalized_score
 
 minari = pytest.importorskip("minari")
@@ -40,8 +45,14 @@ def _collect(env_id: str, dataset_id: str, episodes: int, steps: int, **refs: fl
             _, _, terminated, truncated, _ = env.step(env.action_space.sample())
             done = terminated or truncated
     env.create_dataset(
-        dataset_id, eval_env=env_id, algorithm_name="random", author="tests", author_email="tests@example.org",
-        code_permalink="tests/test_data_minari.py", description="test data", **refs,
+        dataset_id,
+        eval_env=env_id,
+        algorithm_name="random",
+        author="tests",
+        author_email="tests@example.org",
+        code_permalink="tests/test_data_minari.py",
+        description="test data",
+        **refs,
     )
     env.close()
 
@@ -51,7 +62,14 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("minari")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINARI_DATASETS_PATH", str(root))
-        _collect("Pendulum-v1", PENDULUM, episodes=4, steps=12, ref_min_score=REF_MIN, ref_max_score=REF_MAX)
+        _collect(
+            "Pendulum-v1",
+            PENDULUM,
+            episodes=4,
+            steps=12,
+            ref_min_score=REF_MIN,
+            ref_max_score=REF_MAX,
+        )
         _collect("Pendulum-v1", PENDULUM_NO_REFS, episodes=2, steps=5)
         _collect("InvertedPendulum-v5", HOPPER_LIKE, episodes=3, steps=50)
         yield root
@@ -63,7 +81,10 @@ def test_flattened_transitions(store):
     assert dataset.masks.min() == 1.0  # truncations still bootstrap
     assert dataset.terminals.sum() == 4 and dataset.terminals[11] == 1.0
     np.testing.assert_array_equal(dataset.next_observations[:11], dataset.observations[1:12])
-    assert dataset.metadata["reward_transform"] == "none" and dataset.metadata["ref_max_score"] == REF_MAX
+    assert (
+        dataset.metadata["reward_transform"] == "none"
+        and dataset.metadata["ref_max_score"] == REF_MAX
+    )
     with pytest.raises(DatasetError, match="outside \\[-1, 1\\]"):
         load_dataset(f"minari:{PENDULUM}")  # actions in [-2, 2] need rescaling
 
@@ -90,7 +111,9 @@ def test_store_root_as_dataset_dir(store, monkeypatch):
 
 def test_reward_transforms(store):
     raw, returns = flatten_episodes(open_minari(PENDULUM), "x")
-    locomotion = load_dataset(f"minari:{PENDULUM}", reward_transform="locomotion", rescale_actions=True)
+    locomotion = load_dataset(
+        f"minari:{PENDULUM}", reward_transform="locomotion", rescale_actions=True
+    )
     scale = 1000.0 / (returns.max() - returns.min())
     np.testing.assert_allclose(locomotion.rewards, raw["rewards"] * scale, rtol=1e-5)
     antmaze = load_dataset(f"minari:{PENDULUM}", reward_transform="antmaze", rescale_actions=True)
@@ -138,7 +161,10 @@ def test_dict_observations_use_the_observation_key():
     class Episodes:
         def iterate_episodes(self):
             class Episode:
-                observations = {"observation": np.arange(8.0).reshape(4, 2), "desired_goal": np.zeros((4, 2))}
+                observations = {
+                    "observation": np.arange(8.0).reshape(4, 2),
+                    "desired_goal": np.zeros((4, 2)),
+                }
                 actions = np.zeros((3, 1))
                 rewards = np.ones(3)
                 terminations = np.array([False, False, True])

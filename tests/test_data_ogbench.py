@@ -1,4 +1,4 @@
-"""OGBench offline: name validation, generation, single-task loading, verify, eval env (spec 4.1)."""
+"""OGBench offline: names, generation, single-task loading, verify, eval env (spec 4.1)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from vgf_rllib.cli import data as data_cli
-from vgf_rllib.data import DatasetError, check_against_spaces, load_dataset
-from vgf_rllib.data import ogbench_generate, ogbench_verify
+from vgf_rllib.data import (
+    DatasetError,
+    check_against_spaces,
+    load_dataset,
+    ogbench_generate,
+    ogbench_verify,
+)
 from vgf_rllib.data.ogbench_catalog import parse_dataset_name, parse_singletask_name
 from vgf_rllib.data.ogbench_generate import generate, recipe_for
 from vgf_rllib.data.ogbench_verify import verify
@@ -42,10 +47,29 @@ def run_data_cli(*args: str) -> int:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    """Small point-maze (3 episodes) and cube-single (1 episode of 300 steps) datasets via the CLI."""
+    """Small point-maze (3 episodes) and cube-single (1 x 300 steps) datasets via the CLI."""
     directory = tmp_path_factory.mktemp("ogbench")
-    assert run_data_cli("generate", MAZE, "--episodes", "3", "--dir", str(directory), "--quiet", "--no-verify") == 0
-    assert run_data_cli("generate", CUBE, "--episodes", "1", "--steps", "300", "--dir", str(directory), "--quiet", "--no-verify") == 0
+    assert (
+        run_data_cli(
+            "generate", MAZE, "--episodes", "3", "--dir", str(directory), "--quiet", "--no-verify"
+        )
+        == 0
+    )
+    assert (
+        run_data_cli(
+            "generate",
+            CUBE,
+            "--episodes",
+            "1",
+            "--steps",
+            "300",
+            "--dir",
+            str(directory),
+            "--quiet",
+            "--no-verify",
+        )
+        == 0
+    )
     return directory
 
 
@@ -56,18 +80,27 @@ def test_parse_names():
     name = parse_singletask_name("cube-single-play-singletask-task2-v0")
     assert (name.env, name.kind, name.task, name.dataset) == ("cube-single", "play", 2, CUBE)
     assert parse_singletask_name("puzzle-4x4-noisy-singletask-v0").task is None
-    assert parse_dataset_name("ogbench:pointmaze-giant-stitch-v0").singletask == "pointmaze-giant-stitch-singletask-v0"
+    assert (
+        parse_dataset_name("ogbench:pointmaze-giant-stitch-v0").singletask
+        == "pointmaze-giant-stitch-singletask-v0"
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
         ("cube-sextuple-play-singletask-v0", "unknown OGBench env 'cube-sextuple'; valid envs: ["),
-        ("cube-single-navigate-singletask-v0", "env 'cube-single' has no dataset 'navigate'; valid datasets: ['play', 'noisy']"),
+        (
+            "cube-single-navigate-singletask-v0",
+            "env 'cube-single' has no dataset 'navigate'; valid datasets: ['play', 'noisy']",
+        ),
         ("cube-single-play-singletask-task9-v0", "unknown task 'task9'; valid tasks: ['task1'"),
         ("cube-single-play-v0", "use its single-task form 'cube-single-play-singletask-v0'"),
         ("cube-single-play-singletask", "expected '<env>-<dataset>-singletask[-taskN]-v0'"),
-        ("visual-cube-single-play-singletask-v0", "pixel-based 'visual-' datasets are not supported"),
+        (
+            "visual-cube-single-play-singletask-v0",
+            "pixel-based 'visual-' datasets are not supported",
+        ),
     ],
 )
 def test_bad_names_list_valid_choices(name, expected):
@@ -88,7 +121,11 @@ def test_missing_files_never_download(tmp_path):
 
 
 def test_generation_refuses_expert_datasets(tmp_path):
-    for name in ("antmaze-medium-navigate-v0", "humanoidmaze-medium-stitch-v0", "antsoccer-arena-navigate-v0"):
+    for name in (
+        "antmaze-medium-navigate-v0",
+        "humanoidmaze-medium-stitch-v0",
+        "antsoccer-arena-navigate-v0",
+    ):
         with pytest.raises(DatasetError, match="expert policies and cannot be generated offline"):
             generate(name, dataset_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -96,7 +133,12 @@ def test_generation_refuses_expert_datasets(tmp_path):
 
 def test_official_recipes():
     recipe = recipe_for(parse_dataset_name(MAZE))
-    assert (recipe.env_id, recipe.episodes, recipe.episode_steps, recipe.noise) == ("pointmaze-medium-v0", 1000, 1001, 0.5)
+    assert (recipe.env_id, recipe.episodes, recipe.episode_steps, recipe.noise) == (
+        "pointmaze-medium-v0",
+        1000,
+        1001,
+        0.5,
+    )
     assert recipe_for(parse_dataset_name("pointmaze-giant-navigate-v0")).episode_steps == 2001
     assert recipe_for(parse_dataset_name("pointmaze-large-stitch-v0")).episodes == 5000
     assert recipe_for(parse_dataset_name("cube-quadruple-play-v0")).episodes == 5000
@@ -121,12 +163,17 @@ def test_load_single_task_through_load_dataset(data_dir):
     dataset = load_dataset("ogbench:cube-single-play-singletask-task2-v0", dataset_dir=data_dir)
     assert len(dataset) == 299 and dataset.observation_dim == 28 and dataset.action_dim == 5
     assert set(np.unique(dataset.rewards)) <= {-1.0, 0.0}
-    assert dataset.metadata["task"] == 2 and dataset.metadata["env_spec"] == "ogbench:cube-single-play-singletask-task2-v0"
+    assert (
+        dataset.metadata["task"] == 2
+        and dataset.metadata["env_spec"] == "ogbench:cube-single-play-singletask-task2-v0"
+    )
     maze = load_dataset("ogbench:pointmaze-medium-navigate-singletask-v0", dataset_dir=data_dir)
     assert len(maze) == 3000 and maze.metadata["task"] == 1  # the default task
     np.testing.assert_array_equal(maze.masks, (maze.rewards == -1.0).astype(np.float32))
     assert maze.terminals.sum() == 3  # trajectory ends only
-    val = load_dataset("ogbench:pointmaze-medium-navigate-singletask-v0", dataset_dir=data_dir, split="val")
+    val = load_dataset(
+        "ogbench:pointmaze-medium-navigate-singletask-v0", dataset_dir=data_dir, split="val"
+    )
     assert len(val) == 1000
 
 
@@ -138,12 +185,19 @@ def test_dataset_dir_from_environment(data_dir, monkeypatch):
 def test_verify_matches_env_success(data_dir):
     report = verify(MAZE, dataset_dir=data_dir, samples=64)
     assert report.transitions == 3000 and report.trajectories == 3 and report.checked_rows > 0
-    assert verify("cube-single-play-singletask-task2-v0", dataset_dir=data_dir, samples=32).checked_rows == 32
+    assert (
+        verify(
+            "cube-single-play-singletask-task2-v0", dataset_dir=data_dir, samples=32
+        ).checked_rows
+        == 32
+    )
 
 
 def test_verify_detects_relabel_mismatch(data_dir, monkeypatch):
     monkeypatch.setattr(ogbench_verify, "_env_signal", lambda *args: (0.0, True))
-    with pytest.raises(DatasetError, match=r"check\(s\) failed: row \d+: env says reward 0.0, success True"):
+    with pytest.raises(
+        DatasetError, match=r"check\(s\) failed: row \d+: env says reward 0.0, success True"
+    ):
         verify(MAZE, dataset_dir=data_dir, samples=8)
 
 
@@ -153,7 +207,9 @@ def test_verify_detects_misaligned_states(data_dir, tmp_path):
     arrays["qpos"] = np.roll(arrays["qpos"], 1, axis=0)  # states one step off their observations
     np.savez(tmp_path / f"{MAZE}.npz", **arrays)
     (tmp_path / f"{MAZE}-val.npz").write_bytes((data_dir / f"{MAZE}-val.npz").read_bytes())
-    with pytest.raises(DatasetError, match=r"row \d+: the recorded qpos does not belong to the observation"):
+    with pytest.raises(
+        DatasetError, match=r"row \d+: the recorded qpos does not belong to the observation"
+    ):
         verify(MAZE, dataset_dir=tmp_path, samples=8)
 
 
@@ -163,7 +219,12 @@ def test_corrupt_and_incomplete_files(data_dir, tmp_path):
     (tmp_path / f"{MAZE}.npz").write_bytes((data_dir / f"{MAZE}.npz").read_bytes()[:500])
     with pytest.raises(DatasetError, match=f"{MAZE}.npz is truncated or corrupt"):
         load_dataset("ogbench:pointmaze-medium-navigate-singletask-v0", dataset_dir=tmp_path)
-    np.savez(tmp_path / f"{MAZE}.npz", observations=np.zeros((3, 2)), actions=np.zeros((3, 2)), terminals=np.ones(3))
+    np.savez(
+        tmp_path / f"{MAZE}.npz",
+        observations=np.zeros((3, 2)),
+        actions=np.zeros((3, 2)),
+        terminals=np.ones(3),
+    )
     with pytest.raises(DatasetError, match=r"lacks key\(s\) \['qpos'\]"):
         load_dataset("ogbench:pointmaze-medium-navigate-singletask-v0", dataset_dir=tmp_path)
 
@@ -195,7 +256,9 @@ def test_eval_env_reports_success(data_dir):
     observation, _ = env.reset(seed=0)
     _, reward, _, _, info = env.step(env.action_space.sample())
     assert "success" in info and reward in (-1.0, 0.0)
-    dataset = load_dataset("ogbench:pointmaze-medium-navigate-singletask-task2-v0", dataset_dir=data_dir)
+    dataset = load_dataset(
+        "ogbench:pointmaze-medium-navigate-singletask-task2-v0", dataset_dir=data_dir
+    )
     check_against_spaces(dataset, env.observation_space, env.action_space)
     assert observation.shape == (dataset.observation_dim,)
     assert normalized_score("ogbench:pointmaze-medium-navigate-singletask-v0", np.zeros(3)) is None

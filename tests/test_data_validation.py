@@ -55,13 +55,31 @@ def test_masks_default_to_one_minus_terminals():
         (lambda a: a.pop("rewards"), "missing field(s) ['rewards']"),
         (lambda a: (a.pop("masks"), a.pop("terminals")), "masks or terminals"),
         (lambda a: a.update(rewards=a["rewards"][:-1]), "field 'rewards' has shape (5,)"),
-        (lambda a: a.update(next_observations=a["next_observations"][:, :2]), "'next_observations' has dim 2"),
-        (lambda a: a.update(observations=a["observations"][:, 0]), "field 'observations' must be 2-D"),
+        (
+            lambda a: a.update(next_observations=a["next_observations"][:, :2]),
+            "'next_observations' has dim 2",
+        ),
+        (
+            lambda a: a.update(observations=a["observations"][:, 0]),
+            "field 'observations' must be 2-D",
+        ),
         (lambda a: a.update(rewards=np.ones((6, 2))), "field 'rewards' must be 1-D"),
-        (lambda a: a["observations"].__setitem__((3, 1), np.nan), "field 'observations' holds NaN or inf (first at row 3"),
-        (lambda a: a["rewards"].__setitem__(4, np.inf), "field 'rewards' holds NaN or inf (first at row 4"),
-        (lambda a: a["actions"].__setitem__((2, 1), 1.5), "outside [-1, 1] (first at row 2, dim 1: 1.5)"),
-        (lambda a: a.update(observations=np.ones((6, 3), np.int64)), "field 'observations' has dtype int64"),
+        (
+            lambda a: a["observations"].__setitem__((3, 1), np.nan),
+            "field 'observations' holds NaN or inf (first at row 3",
+        ),
+        (
+            lambda a: a["rewards"].__setitem__(4, np.inf),
+            "field 'rewards' holds NaN or inf (first at row 4",
+        ),
+        (
+            lambda a: a["actions"].__setitem__((2, 1), 1.5),
+            "outside [-1, 1] (first at row 2, dim 1: 1.5)",
+        ),
+        (
+            lambda a: a.update(observations=np.ones((6, 3), np.int64)),
+            "field 'observations' has dtype int64",
+        ),
         (lambda a: a.update(actions=np.zeros((6, 2), np.int32)), "field 'actions' has dtype int32"),
         (lambda a: a.update(actions=np.empty((6, 2), object)), "field 'actions' has dtype object"),
         (lambda a: a.update(rewards=np.array(["x"] * 6)), "field 'rewards' has dtype <U1"),
@@ -92,9 +110,14 @@ def test_check_against_spaces():
     dataset = from_arrays(arrays())
     box = lambda n: gym.spaces.Box(-1, 1, (n,))  # noqa: E731
     check_against_spaces(dataset, box(3), box(2))
-    with pytest.raises(DatasetError, match=r"'observations' has dim 3, but the env's observation space has shape \(4,\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"'observations' has dim 3, but the env's observation space has shape \(4,\)",
+    ):
         check_against_spaces(dataset, box(4), box(2))
-    with pytest.raises(DatasetError, match=r"'actions' has dim 2, but the env's action space has shape \(1,\)"):
+    with pytest.raises(
+        DatasetError, match=r"'actions' has dim 2, but the env's action space has shape \(1,\)"
+    ):
         check_against_spaces(dataset, box(3), box(1))
     with pytest.raises(DatasetError, match="not a continuous Box"):
         check_against_spaces(dataset, box(3), gym.spaces.Discrete(2))
@@ -106,7 +129,9 @@ def test_rescale_actions_from_env_bounds():
     space = gym.spaces.Box(np.array([-3.0, 0.0]), np.array([3.0, 10.0]), dtype=np.float64)
     raw = arrays()
     raw["actions"] = np.array([[-3.0, 0.0], [3.0, 10.0], [0.0, 5.0]] * 2, np.float32)
-    np.testing.assert_allclose(rescale_actions(raw["actions"][:3], space, "x"), [[-1, -1], [1, 1], [0, 0]])
+    np.testing.assert_allclose(
+        rescale_actions(raw["actions"][:3], space, "x"), [[-1, -1], [1, 1], [0, 0]]
+    )
     dataset = load_dataset(raw, rescale_actions=True, action_space=space)
     assert np.abs(dataset.actions).max() <= 1.0
     with pytest.raises(DatasetError, match="outside"):
@@ -114,7 +139,12 @@ def test_rescale_actions_from_env_bounds():
     with pytest.raises(DatasetError, match="needs the env's action space"):
         load_dataset(raw, rescale_actions=True)
     with pytest.raises(DatasetError, match="unbounded"):
-        build_dataset(raw, source="x", rescale_actions=True, action_space=gym.spaces.Box(-np.inf, np.inf, (2,)))
+        build_dataset(
+            raw,
+            source="x",
+            rescale_actions=True,
+            action_space=gym.spaces.Box(-np.inf, np.inf, (2,)),
+        )
 
 
 def test_observation_statistics_floor_std():

@@ -30,18 +30,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'ogbench:<env>-<dataset>-singletask[-taskN]-v0' loader reads. antmaze, humanoidmaze and "
         "antsoccer need downloaded expert policies and are refused.",
     )
-    generate.add_argument("dataset", help="dataset name, e.g. pointmaze-medium-navigate-v0 or cube-single-play-v0 "
-                          "(a single-task name works too); see `vgf-rllib data list --available`")
-    generate.add_argument("--episodes", type=int, metavar="N",
-                          help="training episodes (default: the official count, e.g. 1000); "
-                          "validation adds max(1, N // 10)")
-    generate.add_argument("--steps", type=int, metavar="T",
-                          help="steps per episode (default: the official length, e.g. 1001)")
+    generate.add_argument(
+        "dataset",
+        help="dataset name, e.g. pointmaze-medium-navigate-v0 or cube-single-play-v0 "
+        "(a single-task name works too); see `vgf-rllib data list --available`",
+    )
+    generate.add_argument(
+        "--episodes",
+        type=int,
+        metavar="N",
+        help="training episodes (default: the official count, e.g. 1000); "
+        "validation adds max(1, N // 10)",
+    )
+    generate.add_argument(
+        "--steps",
+        type=int,
+        metavar="T",
+        help="steps per episode (default: the official length, e.g. 1001)",
+    )
     generate.add_argument("--dir", metavar="D", help=DIR_HELP)
-    generate.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default: 0)")
+    generate.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="random seed (default: 0)"
+    )
     generate.add_argument("--force", action="store_true", help="overwrite existing files")
-    generate.add_argument("--no-verify", action="store_true",
-                          help="skip checking the written file against the env's success signal")
+    generate.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip checking the written file against the env's success signal",
+    )
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=run_generate)
 
@@ -53,9 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "transitions.",
     )
     listing.add_argument("--dir", metavar="D", help=DIR_HELP)
-    listing.add_argument("--available", action="store_true",
-                         help="also list the OGBench datasets `data generate` can make, with their "
-                         "official episode counts")
+    listing.add_argument(
+        "--available",
+        action="store_true",
+        help="also list the OGBench datasets `data generate` can make, with their "
+        "official episode counts",
+    )
     listing.set_defaults(func=run_list)
 
     check = commands.add_parser(
@@ -65,16 +84,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "for OGBench, also verify rewards/masks against the env's own success signal on sampled "
         "rows. Exit status 1 on any problem.",
     )
-    check.add_argument("spec", help="ogbench:<name>, a bare OGBench dataset or single-task name, "
-                       "minari:<id>, a Minari dataset directory, or a .npz/.parquet file")
+    check.add_argument(
+        "spec",
+        help="ogbench:<name>, a bare OGBench dataset or single-task name, "
+        "minari:<id>, a Minari dataset directory, or a .npz/.parquet file",
+    )
     check.add_argument("--dir", metavar="D", help=DIR_HELP + "; for minari: the store root")
-    check.add_argument("--samples", type=int, default=256, metavar="K",
-                       help="OGBench rows compared with the env (default: 256)")
-    check.add_argument("--env", metavar="ENV",
-                       help="evaluation env spec: check dims against its spaces (and rescale from "
-                       "its action bounds with --rescale-actions)")
-    check.add_argument("--rescale-actions", action="store_true",
-                       help="map actions from the env's action bounds into [-1, 1] before validating")
+    check.add_argument(
+        "--samples",
+        type=int,
+        default=256,
+        metavar="K",
+        help="OGBench rows compared with the env (default: 256)",
+    )
+    check.add_argument(
+        "--env",
+        metavar="ENV",
+        help="evaluation env spec: check dims against its spaces (and rescale from "
+        "its action bounds with --rescale-actions)",
+    )
+    check.add_argument(
+        "--rescale-actions",
+        action="store_true",
+        help="map actions from the env's action bounds into [-1, 1] before validating",
+    )
     check.set_defaults(func=run_check)
 
 
@@ -89,8 +122,15 @@ def run_generate(args: argparse.Namespace) -> int:
     from vgf_rllib.data.ogbench_verify import verify
 
     try:
-        paths = generate(args.dataset, episodes=args.episodes, dataset_dir=args.dir, seed=args.seed,
-                         episode_steps=args.steps, overwrite=args.force, progress=not args.quiet)
+        paths = generate(
+            args.dataset,
+            episodes=args.episodes,
+            dataset_dir=args.dir,
+            seed=args.seed,
+            episode_steps=args.steps,
+            overwrite=args.force,
+            progress=not args.quiet,
+        )
         print(f"wrote {paths[0]} and {paths[1]}")
         if not args.no_verify:
             print(verify(args.dataset, dataset_dir=args.dir).summary())
@@ -107,12 +147,15 @@ def run_list(args: argparse.Namespace) -> int:
     from vgf_rllib.data.inventory import minari_datasets, ogbench_datasets
     from vgf_rllib.data.ogbench_catalog import ogbench_dir
 
-    for title, entries in ((f"OGBench ({ogbench_dir(args.dir)})", ogbench_datasets(args.dir)),
-                           ("Minari", minari_datasets())):
+    for title, entries in (
+        (f"OGBench ({ogbench_dir(args.dir)})", ogbench_datasets(args.dir)),
+        ("Minari", minari_datasets()),
+    ):
         print(title)
         for entry in entries:
             count = "?" if entry.transitions is None else f"{entry.transitions:,}"
-            print(f"  {entry.spec:<45} {_size(entry.size_bytes):>12} {count:>12} transitions  {entry.note}")
+            size = _size(entry.size_bytes)
+            print(f"  {entry.spec:<45} {size:>12} {count:>12} transitions  {entry.note}")
         if not entries:
             print("  (none)")
     if args.available:
@@ -120,7 +163,9 @@ def run_list(args: argparse.Namespace) -> int:
 
         print("Generable with `vgf-rllib data generate <dataset>`")
         for name, recipe in generatable():
-            print(f"  {name.dataset:<45} {recipe.episodes:>6} episodes x {recipe.episode_steps} steps")
+            print(
+                f"  {name.dataset:<45} {recipe.episodes:>6} episodes x {recipe.episode_steps} steps"
+            )
     return 0
 
 
@@ -128,8 +173,10 @@ def _is_ogbench(spec: str) -> bool:
     from vgf_rllib.data.ogbench_catalog import OGBENCH_DATASETS
 
     name = spec.removeprefix("ogbench:")
-    return spec.startswith("ogbench:") or (name.endswith("-v0") and name.split("-")[0] in
-                                          {env.split("-")[0] for env in OGBENCH_DATASETS})
+    return spec.startswith("ogbench:") or (
+        name.endswith("-v0")
+        and name.split("-")[0] in {env.split("-")[0] for env in OGBENCH_DATASETS}
+    )
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -143,8 +190,12 @@ def run_check(args: argparse.Namespace) -> int:
             print(verify(args.spec, dataset_dir=args.dir, samples=args.samples).summary())
             return 0
         env = make_env(args.env) if args.env else None
-        dataset = load_dataset(args.spec, dataset_dir=args.dir, rescale_actions=args.rescale_actions,
-                               action_space=env.action_space if env else None)
+        dataset = load_dataset(
+            args.spec,
+            dataset_dir=args.dir,
+            rescale_actions=args.rescale_actions,
+            action_space=env.action_space if env else None,
+        )
         if env is not None:
             check_against_spaces(dataset, env.observation_space, env.action_space)
             env.close()

@@ -7,8 +7,9 @@ informational only (it never stops bootstrapping). Actions live in [-1, 1] (spec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,9 @@ def _as_numeric_array(source: str, name: str, value: Any) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as error:  # ragged nested lists
-        raise DatasetError(f"{source}: field '{name}' is not a rectangular array ({error})") from error
+        raise DatasetError(
+            f"{source}: field '{name}' is not a rectangular array ({error})"
+        ) from error
     floating = np.issubdtype(array.dtype, np.floating)
     if name in VECTOR_FIELDS and not floating:
         raise DatasetError(

@@ -65,18 +65,18 @@ def _column_to_numpy(path: Path, name: str, column) -> np.ndarray:
 
 
 def read_parquet(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a ``.parquet`` file; vector fields may be list, fixed-size-list or tensor columns."""
+    """Columns of a ``.parquet`` file; vectors may be list, fixed-size-list or tensor columns."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as error:  # pragma: no cover - pyarrow is a core dependency
-        raise DatasetError(f"{path}: reading .parquet needs pyarrow (`pip install pyarrow`)") from error
+        raise DatasetError(
+            f"{path}: reading .parquet needs pyarrow (`pip install pyarrow`)"
+        ) from error
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as error:
         raise DatasetError(
             f"{path}: cannot read as .parquet, the file is truncated or corrupt ({error})"
         ) from error
-    return {
-        name: _column_to_numpy(path, name, table.column(name)) for name in table.column_names
-    }
+    return {name: _column_to_numpy(path, name, table.column(name)) for name in table.column_names}

@@ -54,7 +54,7 @@ def ogbench_datasets(dataset_dir: str | os.PathLike | None = None) -> list[Local
 
 
 def minari_datasets(root: str | os.PathLike | None = None) -> list[LocalDataset]:
-    """Every dataset under the Minari store (``root``, else ``$MINARI_DATASETS_PATH``, else default)."""
+    """Datasets in the Minari store (``root``, else ``$MINARI_DATASETS_PATH``, else default)."""
     base = Path(root or os.environ.get("MINARI_DATASETS_PATH") or "~/.minari/datasets").expanduser()
     found = []
     for metadata_file in sorted(base.glob("**/data/metadata.json")) if base.is_dir() else []:
@@ -65,6 +65,10 @@ def minari_datasets(root: str | os.PathLike | None = None) -> list[LocalDataset]
             spec, steps = f"minari:{metadata['dataset_id']}", int(metadata["total_steps"])
             note = "" if metadata.get("ref_max_score") is not None else "no reference scores"
         except (OSError, ValueError, KeyError, TypeError):
-            spec, steps, note = f"minari:{data.parent.relative_to(base)}", None, "unreadable metadata"
+            spec, steps, note = (
+                f"minari:{data.parent.relative_to(base)}",
+                None,
+                "unreadable metadata",
+            )
         found.append(LocalDataset(spec, size, steps, note))
     return found

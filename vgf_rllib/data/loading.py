@@ -7,8 +7,9 @@ route ends in :func:`build_dataset` (optional action rescaling, then validation;
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays
 from vgf_rllib.data.files import read_npz, read_parquet
@@ -86,8 +87,10 @@ def load_dataset(
     if loader is None:
         known = sorted(FILE_LOADERS) + ["<Minari dataset directory>"]
         known += [f"{p}:<name>" for p in sorted(SUITE_LOADERS)]
-        what = f"unknown dataset suite '{prefix}'" if sep and not path.exists() else (
-            "unknown dataset kind"
+        what = (
+            f"unknown dataset suite '{prefix}'"
+            if sep and not path.exists()
+            else ("unknown dataset kind")
         )
         raise DatasetError(f"{text}: {what}; expected one of {known}")
     if not path.exists():

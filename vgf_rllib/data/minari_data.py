@@ -34,12 +34,12 @@ def require_minari() -> ModuleType:
     except ImportError as error:
         raise DatasetError(
             "Minari datasets need the 'minari' package; install it with "
-            "`pip install \"minari[hdf5]\"` (or `pip install vgf-rllib[benchmarks]`)"
+            '`pip install "minari[hdf5]"` (or `pip install vgf-rllib[benchmarks]`)'
         ) from error
 
 
 def _store_root(dataset_dir: str | os.PathLike | None) -> Path:
-    """The local Minari store: ``dataset_dir``, else ``$MINARI_DATASETS_PATH``, else ``~/.minari/datasets``."""
+    """The Minari store: ``dataset_dir``, else ``$MINARI_DATASETS_PATH``, else the default."""
     root = dataset_dir or os.environ.get("MINARI_DATASETS_PATH") or "~/.minari/datasets"
     return Path(root).expanduser()
 
@@ -52,7 +52,9 @@ def _data_dir(name: str, dataset_dir: str | os.PathLike | None) -> Path:
     if path.is_dir():
         data = path / "data" if (path / "data").is_dir() else path
         if not (data / "metadata.json").is_file():
-            raise DatasetError(f"{path}: not a Minari dataset directory (no metadata.json in it or in data/)")
+            raise DatasetError(
+                f"{path}: not a Minari dataset directory (no metadata.json in it or in data/)"
+            )
         return data
     minari = require_minari()
     try:
@@ -62,10 +64,10 @@ def _data_dir(name: str, dataset_dir: str | os.PathLike | None) -> Path:
     data = _store_root(dataset_dir) / name / "data"
     if not (data / "metadata.json").is_file():
         raise DatasetError(
-            f"minari:{name}: not in the local Minari store ({_store_root(dataset_dir)}); nothing is "
-            f"downloaded: run `minari download {name}` where there is internet and copy the dataset "
-            "into the store (or set MINARI_DATASETS_PATH / dataset_dir), or pass the dataset's "
-            "directory path"
+            f"minari:{name}: not in the local Minari store ({_store_root(dataset_dir)}); nothing "
+            f"is downloaded: run `minari download {name}` where there is internet and copy the "
+            "dataset into the store (or set MINARI_DATASETS_PATH / dataset_dir), or pass the "
+            "dataset's directory path"
         )
     return data
 
@@ -77,7 +79,9 @@ def open_minari(name: str, dataset_dir: str | os.PathLike | None = None) -> Any:
     try:
         return minari.MinariDataset(data)
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as error:
-        raise DatasetError(f"minari:{name}: cannot read {data}: {type(error).__name__}: {error}") from error
+        raise DatasetError(
+            f"minari:{name}: cannot read {data}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def default_reward_transform(dataset_id: str) -> str:
@@ -101,7 +105,10 @@ def _episode_observations(observations: Any, source: str) -> np.ndarray:
 
 def flatten_episodes(dataset: Any, source: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Transition arrays of every episode, and the undiscounted return of each episode."""
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("observations", "next_observations", "actions", "rewards", "masks", "terminals")}
+    parts: dict[str, list[np.ndarray]] = {
+        k: []
+        for k in ("observations", "next_observations", "actions", "rewards", "masks", "terminals")
+    }
     returns = []
     for episode in dataset.iterate_episodes():
         observations = _episode_observations(episode.observations, source)
@@ -123,7 +130,9 @@ def flatten_episodes(dataset: Any, source: str) -> tuple[dict[str, np.ndarray], 
     return {key: np.concatenate(value) for key, value in parts.items()}, np.asarray(returns)
 
 
-def transform_rewards(rewards: np.ndarray, returns: np.ndarray, transform: str, source: str) -> tuple[np.ndarray, float]:
+def transform_rewards(
+    rewards: np.ndarray, returns: np.ndarray, transform: str, source: str
+) -> tuple[np.ndarray, float]:
     """Apply the reference reward handling (spec 4.2); returns the rewards and the scale used."""
     if transform == "antmaze":
         return rewards - 1.0, 1.0
@@ -149,18 +158,26 @@ def load_minari(
 ) -> OfflineDataset:
     """Load a Minari dataset by id (local store) or directory path as transitions (spec 4.2)."""
     if reward_transform not in REWARD_TRANSFORMS:
-        raise DatasetError(f"minari:{name}: unknown reward_transform '{reward_transform}'; valid: {list(REWARD_TRANSFORMS)}")
+        raise DatasetError(
+            f"minari:{name}: unknown reward_transform '{reward_transform}'; "
+            f"valid: {list(REWARD_TRANSFORMS)}"
+        )
     dataset = open_minari(name, dataset_dir)
     dataset_id = dataset.spec.dataset_id
+    data_root = Path(dataset.storage.data_path).parent
     source = f"minari:{dataset_id}"
     arrays, returns = flatten_episodes(dataset, source)
-    transform = default_reward_transform(dataset_id) if reward_transform == "auto" else reward_transform
-    arrays["rewards"], scale = transform_rewards(arrays["rewards"].astype(np.float64), returns, transform, source)
+    transform = (
+        default_reward_transform(dataset_id) if reward_transform == "auto" else reward_transform
+    )
+    arrays["rewards"], scale = transform_rewards(
+        arrays["rewards"].astype(np.float64), returns, transform, source
+    )
     metadata = {
         "suite": "minari",
         "dataset_id": dataset_id,
         # by id when found in the default store, else by directory (what make_env can find)
-        "env_spec": f"minari:{name if dataset_dir is None else Path(dataset.storage.data_path).parent}",
+        "env_spec": f"minari:{name if dataset_dir is None else data_root}",
         "reward_transform": transform,
         "reward_scale": scale,
         "episodes": len(returns),
@@ -182,8 +199,12 @@ def make_minari_env(name: str, **env_kwargs: Any) -> Any:
     env = open_minari(name).recover_environment(eval_env=True, **env_kwargs)
     if isinstance(env.observation_space, gymnasium.spaces.Dict):
         if DICT_OBSERVATION_KEY not in env.observation_space.spaces:
-            raise DatasetError(f"minari:{name}: dict observation space without an '{DICT_OBSERVATION_KEY}' key")
-        env = gymnasium.wrappers.FlattenObservation(gymnasium.wrappers.FilterObservation(env, [DICT_OBSERVATION_KEY]))
+            raise DatasetError(
+                f"minari:{name}: dict observation space without an '{DICT_OBSERVATION_KEY}' key"
+            )
+        env = gymnasium.wrappers.FlattenObservation(
+            gymnasium.wrappers.FilterObservation(env, [DICT_OBSERVATION_KEY])
+        )
     return env
 
 

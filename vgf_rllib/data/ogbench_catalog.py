@@ -32,7 +32,7 @@ DEFAULT_DIR = "~/.ogbench/data"
 
 @dataclass(frozen=True)
 class OGBenchName:
-    """A parsed OGBench name: env (``cube-single``), dataset kind (``play``), task (None = default)."""
+    """A parsed OGBench name: env (``cube-single``), dataset (``play``), task (None: default)."""
 
     env: str
     kind: str
@@ -51,14 +51,18 @@ class OGBenchName:
 
     @property
     def family(self) -> str:
-        """``pointmaze``, ``antmaze``, ``humanoidmaze``, ``antsoccer``, ``cube``, ``scene`` or ``puzzle``."""
+        """The env family: ``pointmaze``, ``antmaze``, ..., ``cube``, ``scene`` or ``puzzle``."""
         return self.env.split("-")[0]
 
 
 def _parse_env_kind(stem: str, original: str) -> tuple[str, str]:
     env, _, kind = stem.rpartition("-")
     if env not in OGBENCH_DATASETS:
-        hint = " (pixel-based 'visual-' datasets are not supported)" if env.startswith("visual-") else ""
+        hint = (
+            " (pixel-based 'visual-' datasets are not supported)"
+            if env.startswith("visual-")
+            else ""
+        )
         raise DatasetError(
             f"ogbench:{original}: unknown OGBench env '{env}'{hint}; valid envs: "
             f"{sorted(OGBENCH_DATASETS)}"
@@ -105,12 +109,14 @@ def parse_dataset_name(name: str) -> OGBenchName:
     if "-singletask" in name:
         return parse_singletask_name(name)
     if not name.endswith(VERSION_SUFFIX):
-        raise DatasetError(f"ogbench:{name}: expected '<env>-<dataset>-v0', e.g. 'cube-single-play-v0'")
+        raise DatasetError(
+            f"ogbench:{name}: expected '<env>-<dataset>-v0', e.g. 'cube-single-play-v0'"
+        )
     return OGBenchName(*_parse_env_kind(name[: -len(VERSION_SUFFIX)], name))
 
 
 def ogbench_dir(dataset_dir: str | os.PathLike | None = None) -> Path:
-    """Where OGBench files live: ``dataset_dir``, else ``$VGF_OGBENCH_DIR``, else ``~/.ogbench/data``."""
+    """OGBench's directory: ``dataset_dir``, else ``$VGF_OGBENCH_DIR``, else ``~/.ogbench/data``."""
     chosen = dataset_dir or os.environ.get(DIR_ENV_VAR) or DEFAULT_DIR
     return Path(chosen).expanduser()
 

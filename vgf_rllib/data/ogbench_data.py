@@ -1,9 +1,9 @@
 """OGBench single-task datasets and eval envs, strictly offline (spec 4.1).
 
-Loading goes through ``ogbench.make_env_and_datasets(name, dataset_dir=..., compact_dataset=False)``,
-which relabels rewards and ``masks`` (0 only where the task is complete) for the task; ``terminals``
-only mark trajectory ends. ogbench downloads missing files silently, so both files are checked
-first and nothing is downloaded unless ``allow_download=True``.
+Loading goes through ``ogbench.make_env_and_datasets(name, dataset_dir, compact_dataset=False)``,
+which relabels rewards and ``masks`` (0 only where the task is complete) for the task;
+``terminals`` only mark trajectory ends. ogbench downloads missing files silently, so both files
+are checked first and nothing is downloaded unless ``allow_download=True``.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def load_ogbench(
 
 
 def make_ogbench_env(name: str, **env_kwargs: Any) -> Any:
-    """The single-task evaluation env for ``name`` (TimeLimit of the benchmark, ``info['success']``)."""
+    """The single-task eval env for ``name`` (benchmark TimeLimit, ``info["success"]``)."""
     parsed = parse_singletask_name(name)
     return require_ogbench().make_env_and_datasets(parsed.singletask, env_only=True, **env_kwargs)
 

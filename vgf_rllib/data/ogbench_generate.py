@@ -14,14 +14,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError
-from vgf_rllib.data.ogbench_catalog import OGBENCH_DATASETS, OGBenchName, dataset_files, parse_dataset_name
+from vgf_rllib.data.ogbench_catalog import (
+    OGBENCH_DATASETS,
+    OGBenchName,
+    dataset_files,
+    parse_dataset_name,
+)
 from vgf_rllib.data.ogbench_data import EXPERT_FAMILIES, require_ogbench
 
 MAZE_NOISE = 0.5
@@ -30,7 +36,12 @@ NOISE_SMOOTHING = 0.5
 MARKOV_MIN_NORM = 0.4
 STITCH_DISTANCE = 4  # stitch goals lie this many cells (BFS) from the start
 #: cube-count -> range of the per-episode stacking probability (scene/puzzle: 0.5)
-STACK_RANGE = {"single": (0.0, 0.0), "double": (0.0, 0.25), "triple": (0.05, 0.35), "quadruple": (0.1, 0.5)}
+STACK_RANGE = {
+    "single": (0.0, 0.0),
+    "double": (0.0, 0.25),
+    "triple": (0.05, 0.35),
+    "quadruple": (0.1, 0.5),
+}
 LARGE_EPISODES = {"triple": 3000, "quadruple": 5000, "4x5": 3000, "4x6": 5000}
 
 Episode = dict[str, list]
@@ -101,17 +112,29 @@ def _record(episode: Episode, ob: np.ndarray, action: np.ndarray, done: bool, in
 def _maze_cells(maze_map: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Free cells, and the free cells that are not straight corridor pieces (goal candidates)."""
     free, vertices = [], []
-    for i, j in zip(*np.nonzero(maze_map == 0)):
+    for i, j in zip(*np.nonzero(maze_map == 0), strict=True):
         cell = (int(i), int(j))
         free.append(cell)
-        vertical = maze_map[i - 1, j] == 0 and maze_map[i + 1, j] == 0 and maze_map[i, j - 1] == 1 and maze_map[i, j + 1] == 1
-        horizontal = maze_map[i, j - 1] == 0 and maze_map[i, j + 1] == 0 and maze_map[i - 1, j] == 1 and maze_map[i + 1, j] == 1
+        vertical = (
+            maze_map[i - 1, j] == 0
+            and maze_map[i + 1, j] == 0
+            and maze_map[i, j - 1] == 1
+            and maze_map[i, j + 1] == 1
+        )
+        horizontal = (
+            maze_map[i, j - 1] == 0
+            and maze_map[i, j + 1] == 0
+            and maze_map[i - 1, j] == 1
+            and maze_map[i + 1, j] == 1
+        )
         if not (vertical or horizontal):
             vertices.append(cell)
     return free, vertices
 
 
-def _cells_at_distance(maze_map: np.ndarray, start: tuple[int, int], distance: int) -> list[tuple[int, int]]:
+def _cells_at_distance(
+    maze_map: np.ndarray, start: tuple[int, int], distance: int
+) -> list[tuple[int, int]]:
     """Free cells exactly ``distance`` BFS steps from ``start``."""
     depth = {start: 0}
     queue = deque([start])
@@ -172,11 +195,21 @@ def _oracles(env: Any, parsed: OGBenchName, recipe: Recipe) -> dict[str, Any]:
 
     if parsed.kind == "play":
         kw = {"env": env, "noise": recipe.noise, "noise_smoothing": NOISE_SMOOTHING}
-        cube, button, drawer, window = CubePlanOracle, ButtonPlanOracle, DrawerPlanOracle, WindowPlanOracle
+        cube, button, drawer, window = (
+            CubePlanOracle,
+            ButtonPlanOracle,
+            DrawerPlanOracle,
+            WindowPlanOracle,
+        )
         scene_cube_kw: dict[str, Any] = {}
     else:
         kw = {"env": env, "min_norm": MARKOV_MIN_NORM}
-        cube, button, drawer, window = CubeMarkovOracle, ButtonMarkovOracle, DrawerMarkovOracle, WindowMarkovOracle
+        cube, button, drawer, window = (
+            CubeMarkovOracle,
+            ButtonMarkovOracle,
+            DrawerMarkovOracle,
+            WindowMarkovOracle,
+        )
         scene_cube_kw = {"max_step": 100}
     if parsed.family == "cube":
         return {"cube": cube(**kw)}
@@ -242,7 +275,9 @@ def _stack(episodes: list[Episode]) -> dict[str, np.ndarray]:
     """Concatenate episodes into OGBench's file layout and dtypes."""
     dtypes = {"terminals": bool, "button_states": np.int64}
     return {
-        key: np.asarray([row for ep in episodes for row in ep[key]], dtype=dtypes.get(key, np.float32))
+        key: np.asarray(
+            [row for ep in episodes for row in ep[key]], dtype=dtypes.get(key, np.float32)
+        )
         for key in episodes[0]
     }
 
@@ -282,11 +317,15 @@ def generate(
     train_path, val_path = dataset_files(parsed.dataset, dataset_dir)
     existing = [str(p) for p in (train_path, val_path) if p.exists()]
     if existing and not overwrite:
-        raise DatasetError(f"{parsed.dataset}: {existing} already exist; pass overwrite=True (CLI: --force)")
+        raise DatasetError(
+            f"{parsed.dataset}: {existing} already exist; pass overwrite=True (CLI: --force)"
+        )
     num_train = recipe.episodes if episodes is None else int(episodes)
     steps = recipe.episode_steps if episode_steps is None else int(episode_steps)
     if num_train < 1 or steps < 2:
-        raise DatasetError(f"{parsed.dataset}: need episodes >= 1 and episode_steps >= 2; got {num_train}, {steps}")
+        raise DatasetError(
+            f"{parsed.dataset}: need episodes >= 1 and episode_steps >= 2; got {num_train}, {steps}"
+        )
     num_val = max(1, num_train // 10)
 
     import gymnasium
@@ -304,14 +343,17 @@ def generate(
     try:
         with _seeded_global_numpy(seed):
             env.reset(seed=seed)
-            env.action_space.seed(seed)
             collect = (_manip_collector if manip else _maze_collector)(env, parsed, recipe)
-            for _ in trange(num_train + num_val, desc=parsed.dataset, unit="episode", disable=not progress):
+            for _ in trange(
+                num_train + num_val, desc=parsed.dataset, unit="episode", disable=not progress
+            ):
                 episode = collect()
                 while episode is None:  # rejected (scene health check): collect it again
                     episode = collect()
                 collected.append(episode)
     finally:
         env.close()
-    _write_atomically({train_path: _stack(collected[:num_train]), val_path: _stack(collected[num_train:])})
+    _write_atomically(
+        {train_path: _stack(collected[:num_train]), val_path: _stack(collected[num_train:])}
+    )
     return train_path, val_path

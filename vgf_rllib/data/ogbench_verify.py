@@ -44,7 +44,9 @@ class VerifyReport:
         )
 
 
-def _env_signal(env: Any, parsed: OGBenchName, row: int, data: dict[str, np.ndarray]) -> tuple[float, bool]:
+def _env_signal(
+    env: Any, parsed: OGBenchName, row: int, data: dict[str, np.ndarray]
+) -> tuple[float, bool]:
     """The single-task env's own (reward, success) in the state recorded at ``row``."""
     sim = env.unwrapped
     qpos, qvel = data["qpos"][row].astype(np.float64), data["qvel"][row].astype(np.float64)
@@ -83,12 +85,16 @@ def verify(
     parsed = parse_dataset_name(name)
     env, train, _ = read_ogbench(parsed, dataset_dir, add_info=True)
     try:
-        dataset = transitions(parsed, env, train, split="train", file=dataset_files(parsed.dataset, dataset_dir)[0])
+        dataset = transitions(
+            parsed, env, train, split="train", file=dataset_files(parsed.dataset, dataset_dir)[0]
+        )
         problems = []
         prefix = QPOS_PREFIX["maze" if parsed.family in MAZE_FAMILIES else "manipulation"]
         rows = _sample_rows(dataset.masks, samples, np.random.default_rng(seed))
         for row in rows:
-            if not np.allclose(dataset.observations[row, :prefix], train["qpos"][row, :prefix], atol=1e-5):
+            if not np.allclose(
+                dataset.observations[row, :prefix], train["qpos"][row, :prefix], atol=1e-5
+            ):
                 problems.append(f"row {row}: the recorded qpos does not belong to the observation")
             reward, success = _env_signal(env, parsed, int(row), train)
             if reward != dataset.rewards[row] or success != (dataset.masks[row] == 0):

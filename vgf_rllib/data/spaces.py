@@ -19,7 +19,9 @@ def _box_bounds(space: Any, source: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
-def check_against_spaces(dataset: OfflineDataset, observation_space: Any, action_space: Any) -> None:
+def check_against_spaces(
+    dataset: OfflineDataset, observation_space: Any, action_space: Any
+) -> None:
     """Raise :class:`DatasetError` when the dataset's dims do not fit the env's spaces.
 
     Observations must match a flat Box observation space; actions a flat Box action space
