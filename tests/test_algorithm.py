@@ -1,0 +1,223 @@
+"""VGF on RLlib: learner invariants, learning outcome, checkpoints, Tune and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vgf_rllib import VGF, VGFConfig
+from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+from vgf_rllib.evaluation import evaluate_budgets
+from vgf_rllib.policy import MODULE_SUBDIR, CheckpointError, load_policy
+
+pytestmark = pytest.mark.usefixtures("ray_session")
+
+
+def small_config(**training) -> VGFConfig:
+    settings = dict(
+        critic_hidden_layers=[64, 64],
+        sampler_hidden_layers=[64, 64],
+        updates_per_iteration=20,
+        train_batch_size_per_learner=64,
+    )
+    settings.update(training)
+    return (
+        VGFConfig()
+        .environment(ENV_SPEC)
+        .offline_dataset(dataset=f"{DATASET_SPEC}-2000")
+        .training(**settings)
+        .debugging(seed=3)
+    )
+
+
+def learner_of(algo: VGF):
+    return algo.learner_group._learner
+
+
+def module_of(algo: VGF):
+    return learner_of(algo).module["default_policy"].unwrapped()
+
+
+def test_dataset_is_resident_on_the_learner_device():
+    algo = small_config().build_algo()
+    learner = learner_of(algo)
+    assert set(learner._data) == {"observations", "actions", "rewards", "next_observations", "masks"}
+    assert all(t.device == learner._device for t in learner._data.values())
+    assert learner._data["observations"].shape == (2000, 3)
+    algo.stop()
+
+
+def test_targets_get_no_gradients_and_move_by_tau_every_step():
+    tau = 0.05
+    algo = small_config(tau=tau).build_algo()
+    learner, module = learner_of(algo), module_of(algo)
+    records = []
+    original = learner.apply_gradients
+
+    def recording(gradients):
+        before = [p.detach().clone() for p in module.target_critic.parameters()]
+        original(gradients)
+        records.append((
+            before,
+            [p.detach().clone() for p in module.critic.parameters()],
+            [p.detach().clone() for p in module.target_critic.parameters()],
+        ))
+
+    learner.apply_gradients = recording
+    learner.train_on_resident_data(3)
+    assert len(records) == 3  # one Polyak update per gradient step, not per iteration
+    for before, online, after in records:
+        for b, o, a in zip(before, online, after):
+            assert torch.allclose(a, tau * o + (1 - tau) * b, atol=1e-6)
+        assert any(not torch.equal(b, a) for b, a in zip(before, after))
+    assert all(not p.requires_grad and p.grad is None for p in module.target_critic.parameters())
+    assert all(p.grad is not None for p in module.critic.parameters())
+    algo.stop()
+
+
+@pytest.fixture(scope="module")
+def trained_demo_module():
+    """VGF trained on the demo task (best actions beside the data's main mode)."""
+    config = (
+        VGFConfig()
+        .environment(ENV_SPEC)
+        .offline_dataset(dataset=DATASET_SPEC)
+        .training(
+            critic_hidden_layers=[128, 128],
+            sampler_hidden_layers=[128, 128],
+            updates_per_iteration=300,
+        )
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    for _ in range(6):
+        result = algo.train()
+    assert result["num_gradient_updates_lifetime"] == 1800
+    module = algo.get_policy_module()
+    algo.stop()
+    return module
+
+
+def _mean_and_se(result) -> tuple[float, float]:
+    return result.return_mean, result.return_std / math.sqrt(result.episodes)
+
+
+def test_vgf_beats_best_of_n_which_beats_behavior_cloning(trained_demo_module):
+    episodes = 400
+    vgf, best_of_n = evaluate_budgets(trained_demo_module, ENV_SPEC, [2, 0], episodes, seed=7)
+    (bc,) = evaluate_budgets(trained_demo_module, ENV_SPEC, [0], episodes, num_particles=1, seed=7)
+    (vgf_mean, vgf_se), (bon_mean, bon_se), (bc_mean, bc_se) = map(_mean_and_se, (vgf, best_of_n, bc))
+    print(f"VGF L=2: {vgf_mean:.3f}  best-of-N: {bon_mean:.3f}  BC: {bc_mean:.3f}")
+    # Margins must exceed 4 standard errors of the difference (seed noise of the episodes).
+    assert vgf_mean - bon_mean > max(0.03, 4 * math.hypot(vgf_se, bon_se))
+    assert bon_mean - bc_mean > max(0.1, 4 * math.hypot(bon_se, bc_se))
+
+
+def test_test_time_budget_changes_without_retraining(trained_demo_module):
+    results = evaluate_budgets(trained_demo_module, ENV_SPEC, [0, 1, 3], 100, seed=1)
+    assert [r.test_flow_steps for r in results] == [0, 1, 3]
+    assert trained_demo_module.acting.transport.steps == 1  # restored after evaluation
+    assert results[2].return_mean > results[0].return_mean
+
+
+def _weights(module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def test_checkpoint_resumes_exactly_and_policy_reloads(tmp_path):
+    algo = small_config().build_algo()
+    algo.train()
+    checkpoint = tmp_path / "ckpt"
+    algo.save_to_path(str(checkpoint))
+    saved = _weights(module_of(algo))
+    algo.train()
+    continued = _weights(module_of(algo))
+    algo.stop()
+
+    restored = VGF.from_checkpoint(str(checkpoint))
+    for a, b in zip(saved, _weights(module_of(restored))):  # the saved weights, not a fresh init
+        assert torch.equal(a, b)
+    result = restored.train()
+    assert result["num_gradient_updates_lifetime"] == 40
+    for a, b in zip(continued, _weights(module_of(restored))):
+        assert torch.equal(a, b)
+    reference = restored.get_policy_module()
+    restored.save_to_path(str(tmp_path / "ckpt2"))
+    restored.stop()
+
+    policy = load_policy(tmp_path / "ckpt2")
+    obs = torch.rand(16, 3) * 2 - 1
+    torch.manual_seed(11)
+    expected = reference.compute_actions(obs)
+    torch.manual_seed(11)
+    assert torch.equal(policy.compute_actions(obs), expected)
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+    algo = small_config().build_algo()
+    algo.save_to_path(str(tmp_path / "ckpt"))
+    algo.stop()
+    state_file = tmp_path / "ckpt" / MODULE_SUBDIR / "module_state.pkl"
+    state_file.write_bytes(state_file.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="corrupt or incomplete"):
+        load_policy(tmp_path / "ckpt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_policy(tmp_path / "missing")
+
+
+def test_bad_dataset_fails_at_build_with_a_clear_message(tmp_path):
+    arrays = {
+        "observations": np.zeros((10, 3), np.float32),
+        "actions": np.full((10, 2), 1.5, np.float32),
+        "rewards": np.zeros(10, np.float32),
+        "next_observations": np.zeros((10, 3), np.float32),
+        "terminals": np.ones(10, np.float32),
+    }
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=r"bad.npz.*'actions'.*outside \[-1, 1\]"):
+        small_config().offline_dataset(dataset=str(path)).build_algo()
+
+
+def test_tuner_runs_vgf_by_registered_name(tmp_path):
+    from ray import tune
+
+    config = small_config(updates_per_iteration=5).test_time(eval_interval=1, eval_episodes=4)
+    tuner = tune.Tuner(
+        "VGF",
+        param_space=config,
+        run_config=tune.RunConfig(
+            stop={"training_iteration": 1}, storage_path=str(tmp_path), verbose=0
+        ),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    metrics = results[0].metrics
+    assert metrics["num_gradient_updates_lifetime"] == 5
+    assert set(metrics["vgf_eval"]) >= {"L0", "L1", "L2", "L3", "best_score", "best_test_flow_steps"}
+
+
+def test_cli_train_then_evaluate(tmp_path, capsys):
+    from vgf_rllib.cli import main
+
+    run_dir = tmp_path / "run"
+    code = main([
+        "train", "--dataset", f"{DATASET_SPEC}-2000", "--iterations", "2",
+        "--updates-per-iteration", "10", "--set", "critic_hidden_layers=[32,32]",
+        "--set", "sampler_hidden_layers=[32,32]", "--set", "num_particles=4",
+        "--output", str(run_dir), "--eval-episodes", "5",
+    ])
+    assert code == 0
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    assert [json.loads(line)["num_gradient_updates_lifetime"] for line in lines] == [10, 20]
+    assert "L_test" in capsys.readouterr().out
+    out_file = tmp_path / "eval.json"
+    assert main(["evaluate", str(run_dir), "--test-flow-steps", "0", "2", "--episodes", "3",
+                 "--num-particles", "2", "--output", str(out_file)]) == 0
+    records = json.loads(out_file.read_text())["results"]
+    assert [r["test_flow_steps"] for r in records] == [0, 2]
+    assert all({"return_mean", "return_std", "episodes"} <= set(r) for r in records)

@@ -1,0 +1,89 @@
+"""VGFConfig: spec-3 defaults, setters and validation messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from vgf_rllib import VGFConfig
+
+SPEC_DEFAULTS = {
+    "critic_hidden_layers": [512, 512, 512, 512],
+    "sampler_hidden_layers": [512, 512, 512, 512],
+    "critic_lr": 3e-4,
+    "sampler_lr": 3e-4,
+    "train_batch_size_per_learner": 256,
+    "tau": 0.005,
+    "gamma": 0.99,
+    "num_particles": 10,
+    "sampler_euler_steps": 10,
+    "train_flow_steps": 1,
+    "step_size": 0.1,
+    "alpha": 1.0,
+    "particle_optimizer": "adam",
+    "score_twin_agg": "mean",
+    "target_twin_agg": "min",
+    "particle_agg": "mean",
+    "action_selection": "argmax",
+    "test_flow_steps": [0, 1, 2, 3],
+}
+
+
+def valid_config() -> VGFConfig:
+    return VGFConfig().offline_dataset(dataset="demo:offset-bandit")
+
+
+def test_defaults_follow_spec_section_3():
+    config = VGFConfig()
+    for name, value in SPEC_DEFAULTS.items():
+        assert getattr(config, name) == value, name
+    assert config.lr is None
+    valid_config().validate()
+
+
+def test_setters_return_self_and_set_fields():
+    config = VGFConfig()
+    assert config.training(num_particles=5, step_size=0.05, gamma=0.995) is config
+    assert (config.num_particles, config.step_size, config.gamma) == (5, 0.05, 0.995)
+    assert config.test_time(test_flow_steps=(0, 2), eval_interval=3) is config
+    assert config.test_flow_steps == [0, 2] and config.eval_interval == 3
+    assert config.offline_dataset(dataset="x.npz", normalize_observations=True) is config
+    assert config.dataset == "x.npz" and config.normalize_observations
+    assert config.resolved_inference_flow_steps == config.train_flow_steps
+    config.test_time(inference_flow_steps=3)
+    assert config.model_config["inference_flow_steps"] == 3
+    assert config.model_config["num_particles"] == 5
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"num_particles": 0}, "num_particles must be an int >= 1"),
+        ({"step_size": 0.0}, "step_size must be a number > 0"),
+        ({"step_size": -0.1}, "step_size must be a number > 0"),
+        ({"alpha": 0}, "alpha must be a number > 0"),
+        ({"train_flow_steps": -1}, "train_flow_steps must be an int >= 0"),
+        ({"sampler_euler_steps": 0}, "sampler_euler_steps must be an int >= 1"),
+        ({"target_twin_agg": "max"}, "target_twin_agg must be one of"),
+        ({"score_twin_agg": "median"}, "score_twin_agg must be one of"),
+        ({"particle_agg": "min"}, "particle_agg must be one of"),
+        ({"particle_optimizer": "rmsprop"}, "particle_optimizer must be one of"),
+        ({"action_selection": "best"}, "action_selection must be one of"),
+        ({"tau": 0.0}, "tau must be in"),
+        ({"gamma": 1.5}, "gamma must be in"),
+        ({"test_flow_steps": []}, "test_flow_steps must be a non-empty list"),
+        ({"test_flow_steps": [0, -1]}, "test_flow_steps must be a non-empty list"),
+        ({"critic_hidden_layers": [64, 0]}, "critic_hidden_layers must be"),
+        ({"lr": 1e-3}, "`lr` must be None"),
+        ({"dataset": None}, "VGF needs a dataset"),
+        ({"eval_interval": 2}, "needs an evaluation env"),
+    ],
+)
+def test_validate_rejects_impossible_values(overrides, message):
+    config = valid_config().apply_overrides(overrides)
+    with pytest.raises(ValueError, match=message):
+        config.validate()
+
+
+def test_apply_overrides_rejects_unknown_fields():
+    with pytest.raises(ValueError, match=r"unknown VGF config field\(s\) \['num_particle'\]"):
+        VGFConfig().apply_overrides({"num_particle": 3})
