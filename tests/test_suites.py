@@ -9,7 +9,7 @@ from vgf_rllib.data.ogbench_catalog import parse_singletask_name
 from vgf_rllib.suites import SuiteError, get_suite, suite_names
 
 EXPECTED_SIZES = {
-    "smoke": 1,
+    "smoke": 2,
     "smoke-pointmaze": 1,
     "ogbench-manipulation": 25,
     "ogbench-pointmaze": 20,

@@ -32,7 +32,7 @@ def test_every_tune_config_loads_and_names_its_suite() -> None:
         ({"suite": "smoke", "serach": {}}, r"unknown key\(s\) \['serach'\]; valid keys: .*'search'"),
         ({}, "missing required key 'suite'"),
         ({"suite": "smok"}, "unknown suite 'smok'; valid suites: smoke"),
-        ({"suite": "smoke", "tasks": ["bandit"]}, "unknown task 'bandit' in suite 'smoke'; valid tasks: offset-bandit"),
+        ({"suite": "smoke", "tasks": ["bandit"]}, "unknown task 'bandit' in suite 'smoke'; valid tasks: offset-bandit, offset-bandit-2000"),
         ({"suite": "smoke", "config": {"stepsize": 0.1}}, r"config: unknown key\(s\) \['stepsize'\]"),
         ({"suite": "smoke", "config": {"env": "CartPole-v1"}}, r"\['env'\] are set per task by the suite"),
         ({"suite": "smoke", "search": {"dataset": {"grid": ["a"]}}}, "set per task by the suite"),
@@ -151,7 +151,7 @@ def test_relative_dataset_dir_becomes_absolute(tmp_path: Path, monkeypatch) -> N
 def test_cli_dry_run_prints_the_plan(capsys, tmp_path: Path) -> None:
     assert main(["sweep", str(CONFIG_DIR / "smoke.yaml"), "--dry-run", "--storage", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "suite smoke: 1 task(s) x 4 trial(s) = 4" in out
+    assert "suite smoke: 2 task(s) x 4 trial(s) = 8" in out
     assert "search step_size: grid [0.02, 0.2]" in out
     assert f"experiment folder: {tmp_path}/smoke" in out
 

@@ -225,14 +225,17 @@ SMOKE_CONFIG: dict[str, Any] = {
 BENCHMARK_CONFIG: dict[str, Any] = {"eval_episodes": EVAL_EPISODES}
 
 
-DEMO_TASK = Task(
-    name="offset-bandit",
-    group="demo",
-    dataset=demo.DATASET_SPEC,
-    env=demo.ENV_SPEC,
-    data=DataSource("builtin", demo.DATASET_SPEC),
-    training_steps=600,
-)
+def demo_task(transitions: int | None = None) -> Task:
+    """The built-in demo task (:mod:`vgf_rllib.demo`), optionally with a smaller dataset."""
+    spec = demo.DATASET_SPEC if transitions is None else f"{demo.DATASET_SPEC}-{transitions}"
+    return Task(
+        name=spec.partition(":")[2],
+        group="demo",
+        dataset=spec,
+        env=demo.ENV_SPEC,
+        data=DataSource("builtin", spec),
+        training_steps=600,
+    )
 
 
 def _d4rl_locomotion() -> tuple[Task, ...]:
@@ -253,8 +256,9 @@ def _d4rl_antmaze() -> tuple[Task, ...]:
 #: suite name -> (description, builder of its tasks, suite-wide config, evaluations per run)
 _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], int]] = {
     "smoke": (
-        "The built-in demo task with small networks; about a minute on 2 CPU cores.",
-        lambda: (DEMO_TASK,),
+        "The built-in demo task (20000 and 2000 transitions) with small networks; about a minute "
+        "per task on 2 CPU cores.",
+        lambda: (demo_task(), demo_task(2000)),
         {**SMOKE_CONFIG, "test_flow_steps": [0, 1, 2]},
         3,
     ),

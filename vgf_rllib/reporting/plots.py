@@ -14,31 +14,34 @@ import pandas as pd  # noqa: E402
 
 from vgf_rllib.reporting.tables import per_trial  # noqa: E402
 
-SCORE_LABEL = "score (success %, normalized or raw return)"
+SCORE_NOTE = "score: success % (OGBench), normalized return (D4RL), else raw return"
 COLUMNS = 4
+MAX_LABELLED_TICKS = 6
+LEGEND_INCHES = 0.4
 
 
 def _task_axes(tasks: list[str], title: str) -> tuple[plt.Figure, dict[str, plt.Axes]]:
     cols = min(COLUMNS, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows + 0.8), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.2 * cols, 7.0), 3.2 * rows + 1.4), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[len(tasks):]:
         ax.set_visible(False)
     for task, ax in zip(tasks, flat):
         ax.set_title(task, fontsize=9)
         ax.grid(alpha=0.3)
-    fig.suptitle(title)
+    fig.suptitle(f"{title}\n{SCORE_NOTE}", fontsize=10)
     return fig, dict(zip(tasks, flat))
 
 
 def _finish(fig: plt.Figure, path: Path, xlabel: str) -> Path:
-    fig.supxlabel(xlabel)
-    fig.supylabel(SCORE_LABEL)
+    for ax in fig.axes:
+        ax.set_xlabel(xlabel, fontsize=9)
+        if ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("score", fontsize=9)
     handles, labels = next(iter(fig.axes)).get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper right", fontsize=8)
-    fig.tight_layout(rect=(0, 0, 0.92 if handles else 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=max(1, len(handles)), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, LEGEND_INCHES / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -82,7 +85,15 @@ def sensitivity(evals: pd.DataFrame, param: str, path: Path) -> Path:
         for budget, line in points.groupby(level="L"):
             values = line.index.get_level_values(param)
             axes[task].errorbar(values, line["mean"], yerr=line["std"], marker="o", capsize=3, label=f"L_test={budget}")
-        numeric = pd.to_numeric(rows[param], errors="coerce")
-        if numeric.notna().all() and numeric.min() > 0 and numeric.max() / numeric.min() >= 10:
-            axes[task].set_xscale("log")
+        _value_axis(axes[task], pd.to_numeric(rows[param]))
     return _finish(fig, path, param)
+
+
+def _value_axis(ax: plt.Axes, values: pd.Series) -> None:
+    """Log scale for ranges over a decade; ticks at the searched values when there are few."""
+    if values.min() > 0 and values.max() / values.min() >= 10:
+        ax.set_xscale("log")
+        ax.minorticks_off()
+    distinct = sorted(values.unique())
+    if len(distinct) <= MAX_LABELLED_TICKS:
+        ax.set_xticks(distinct, [f"{value:g}" for value in distinct])

@@ -53,12 +53,16 @@ def best_per_task(configs: pd.DataFrame) -> pd.DataFrame:
     return best.merge(by_budget.reset_index(), on=["suite", "task", "config"]).reset_index(drop=True)
 
 
-def _fmt(value: float) -> str:
-    return "-" if pd.isna(value) else f"{value:.3g}"
+def _fmt(value: float, like: float | None = None) -> str:
+    """1 decimal for scores in % or normalized units (|x| >= 10), else 3; ``like`` picks the precision."""
+    if pd.isna(value):
+        return "-"
+    reference = value if like is None else like
+    return f"{value:.1f}" if abs(reference) >= 10 else f"{value:.3f}"
 
 
 def _pm(mean: float, std: float) -> str:
-    return f"{_fmt(mean)} ± {_fmt(std)}"
+    return f"{_fmt(mean)} ± {_fmt(std, like=mean)}"
 
 
 def _row(cells: list[str]) -> str:
