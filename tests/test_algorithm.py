@@ -87,16 +87,18 @@ def trained_demo_module():
         .environment(ENV_SPEC)
         .offline_dataset(dataset=DATASET_SPEC)
         .training(
-            critic_hidden_layers=[128, 128],
-            sampler_hidden_layers=[128, 128],
-            updates_per_iteration=300,
+            critic_hidden_layers=[64, 64],
+            sampler_hidden_layers=[64, 64],
+            updates_per_iteration=200,
+            train_batch_size_per_learner=128,
+            sampler_euler_steps=5,
         )
         .debugging(seed=0)
     )
     algo = config.build_algo()
-    for _ in range(6):
+    for _ in range(3):
         result = algo.train()
-    assert result["num_gradient_updates_lifetime"] == 1800
+    assert result["num_gradient_updates_lifetime"] == 600
     module = algo.get_policy_module()
     algo.stop()
     return module

@@ -93,7 +93,9 @@ def load_demo_dataset(name: str, **options: Any) -> OfflineDataset:
             f"unknown demo dataset 'demo:{name}'; available: '{DATASET_SPEC}[-<transitions>]'"
         )
     count = int(match.group(1) or 20_000)
-    return from_arrays(make_demo_arrays(count), source=f"demo:{name}")
+    return from_arrays(
+        make_demo_arrays(count), source=f"demo:{name}", metadata={"env_spec": ENV_SPEC}
+    )
 
 
 gym.register(id=ENV_ID, entry_point=OffsetBanditEnv, max_episode_steps=1)

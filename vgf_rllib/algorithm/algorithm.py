@@ -23,20 +23,16 @@ from ray.rllib.utils.typing import ResultDict
 
 from vgf_rllib.algorithm.config import VGFConfig
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME
-from vgf_rllib.data import OfflineDataset, load_dataset
-from vgf_rllib.data.dataset import DatasetError
+from vgf_rllib.data import (
+    OfflineDataset,
+    check_against_spaces,
+    load_dataset,
+    observation_statistics,
+)
 from vgf_rllib.envs import make_env
 from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
 
 EVAL_RESULTS = "vgf_eval"
-OBS_STD_FLOOR = 1e-3
-
-
-def observation_statistics(dataset: OfflineDataset) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension mean and std (floored at 1e-3) of the dataset's observations."""
-    mean = dataset.observations.mean(0)
-    std = np.maximum(dataset.observations.std(0), OBS_STD_FLOOR)
-    return mean.astype(np.float32), std.astype(np.float32)
 
 
 def spaces_for(config: VGFConfig, dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
@@ -45,13 +41,7 @@ def spaces_for(config: VGFConfig, dataset: OfflineDataset) -> tuple[gym.Space, g
         env = make_env(config.env)
         obs_space, action_space = env.observation_space, env.action_space
         env.close()
-        obs_dim = int(np.prod(obs_space.shape))
-        action_dim = int(np.prod(action_space.shape))
-        if (obs_dim, action_dim) != (dataset.observation_dim, dataset.action_dim):
-            raise DatasetError(
-                f"{dataset.source}: observation/action dims ({dataset.observation_dim}, "
-                f"{dataset.action_dim}) do not match env '{config.env}' ({obs_dim}, {action_dim})"
-            )
+        check_against_spaces(dataset, obs_space, action_space)
         return obs_space, action_space
     obs_space = gym.spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
@@ -67,8 +57,10 @@ class VGF(Algorithm):
 
     def setup(self, config: Any) -> None:
         dataset = self._load_dataset(self.config)
-        obs_space, action_space = spaces_for(self.config, dataset)
         prepared = self.config.copy(copy_frozen=False)
+        if not prepared.env and dataset.metadata.get("env_spec"):
+            prepared.environment(dataset.metadata["env_spec"])  # the dataset's own env
+        obs_space, action_space = spaces_for(prepared, dataset)
         prepared.environment(observation_space=obs_space, action_space=action_space)
         prepared.freeze()
         self.config = prepared

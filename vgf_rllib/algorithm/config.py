@@ -57,8 +57,8 @@ class VGFConfig(AlgorithmConfig):
     def __init__(self, algo_class: type | None = None) -> None:
         from vgf_rllib.algorithm.algorithm import VGF
 
-        self._is_online = False
         super().__init__(algo_class=algo_class or VGF)
+        self._is_online = False  # offline only: no EnvRunners are created
         # fmt: off
         # Data (spec 4): a path (.npz, .parquet, Minari dir), "ogbench:<name>", "minari:<id>".
         self.dataset: Any = None
