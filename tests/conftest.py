@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +20,36 @@ def ray_session() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
+
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_SWEEP = REPO / "tests" / "data" / "sweep_tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/data/sweep_tiny.yaml run for real: its driver (a second process on the test session's
+    Ray) is interrupted with SIGINT after the first checkpoint, then the sweep is resumed to the end.
+    Returns the experiment folder."""
+    import ray
+
+    from vgf_rllib.cli import main
+
+    storage = tmp_path_factory.mktemp("sweeps")
+    command = [sys.executable, "-m", "vgf_rllib.cli", "sweep", str(TINY_SWEEP), "--storage", str(storage)]
+    log = storage / "interrupted-driver.log"
+    with log.open("w") as out:
+        driver = subprocess.Popen(
+            [*command, "--address", ray.get_runtime_context().gcs_address],
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 300
+        while not any(storage.glob("sweep_tiny/*/checkpoint_*")):
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
+            time.sleep(0.5)
+        driver.send_signal(signal.SIGINT)
+        driver.wait(timeout=120)
+    assert main(["sweep", str(TINY_SWEEP), "--storage", str(storage), "--resume"]) == 0
+    return storage / "sweep_tiny"

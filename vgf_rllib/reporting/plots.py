@@ -23,7 +23,7 @@ LEGEND_INCHES = 0.4
 def _task_axes(tasks: list[str], title: str) -> tuple[plt.Figure, dict[str, plt.Axes]]:
     cols = min(COLUMNS, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(4.2 * cols, 7.0), 3.2 * rows + 1.4), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.2 * cols, 7.0), 3.4 * rows + 1.4), squeeze=False)
     flat = list(axes.flat)
     for ax in flat[len(tasks):]:
         ax.set_visible(False)
@@ -51,6 +51,7 @@ def learning_curves(evals: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path
     """Score over gradient steps of each task's best config, one line per L_test (mean ± std)."""
     fig, axes = _task_axes(list(best.task), "Learning curves (best config per task, mean ± std over seeds)")
     for row in best.itertuples(index=False):
+        axes[row.task].set_title(f"{row.task}\n{row.config}", fontsize=9)
         runs = evals[(evals.task == row.task) & (evals.config == row.config)]
         curve = runs.groupby(["L", "iteration"]).agg(
             updates=("updates", "mean"), mean=("score_mean", "mean"), std=("score_mean", lambda s: s.std(ddof=0))
@@ -68,6 +69,7 @@ def test_time_scaling(configs: pd.DataFrame, best: pd.DataFrame, path: Path) -> 
     for row in best.itertuples(index=False):
         rows = configs[(configs.task == row.task) & (configs.config == row.config)].sort_values("L")
         ax = axes[row.task]
+        ax.set_title(f"{row.task}\n{row.config}", fontsize=9)
         ax.errorbar(rows.L, rows.final_mean, yerr=rows.final_std, marker="o", capsize=3, label="final")
         ax.errorbar(rows.L, rows.best_mean, yerr=rows.best_std, marker="s", capsize=3, ls="--", label="best")
         ax.set_xticks(sorted(rows.L.unique()))

@@ -106,6 +106,6 @@ def group_table(best: pd.DataFrame) -> str:
         tasks=("task", "count"), final=("final_mean", "mean"), best=("best_mean", "mean")
     )
     lines = _header(["environment", "tasks", "final", "best"])
-    for group, row in groups.iterrows():
-        lines.append(_row([str(group), str(row.tasks), _fmt(row.final), _fmt(row.best)]))
+    for row in groups.itertuples():
+        lines.append(_row([str(row.Index), str(row.tasks), _fmt(row.final), _fmt(row.best)]))
     return "\n".join(lines)
