@@ -20,13 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"vgf_rllib.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"vgf_rllib.cli.{name}":
-                raise
-            continue  # sub-command not part of this build
-        module.register(subparsers)
+        importlib.import_module(f"vgf_rllib.cli.{name}").register(subparsers)
     return parser
 
 
