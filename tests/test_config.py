@@ -87,3 +87,17 @@ def test_validate_rejects_impossible_values(overrides, message):
 def test_apply_overrides_rejects_unknown_fields():
     with pytest.raises(ValueError, match=r"unknown VGF config field\(s\) \['num_particle'\]"):
         VGFConfig().apply_overrides({"num_particle": 3})
+
+
+def test_train_help_documents_every_vgf_field(capsys):
+    from vgf_rllib.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    fields = [*SPEC_DEFAULTS, "inference_flow_steps", "eval_num_particles", "eval_step_size",
+              "normalize_observations", "rescale_actions", "selection_temperature"]
+    missing = [name for name in fields if name not in text]
+    assert not missing
+    for option in ("--dataset", "--env", "--iterations", "--updates-per-iteration", "--set", "--output"):
+        assert option in text
