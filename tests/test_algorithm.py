@@ -223,3 +223,13 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     records = json.loads(out_file.read_text())["results"]
     assert [r["test_flow_steps"] for r in records] == [0, 2]
     assert all({"return_mean", "return_std", "episodes"} <= set(r) for r in records)
+
+
+def test_module_acts_through_rllib_forward_inference_under_no_grad(trained_demo_module):
+    from ray.rllib.core.columns import Columns
+
+    obs = torch.rand(5, 3) * 2 - 1
+    with torch.no_grad():
+        actions = trained_demo_module.forward_inference({Columns.OBS: obs})[Columns.ACTIONS]
+    assert actions.shape == (5, 2) and actions.abs().max() <= 1.0
+    assert all(p.grad is None for p in trained_demo_module.parameters())
