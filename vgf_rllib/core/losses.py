@@ -7,18 +7,14 @@ import torch
 from vgf_rllib.core.flow import flow_matching_loss
 from vgf_rllib.core.networks import TwinCritic, VelocityField
 from vgf_rllib.core.policy import ParticlePolicySettings, per_particle, propose_particles
-from vgf_rllib.core.transport import aggregate_twins
+from vgf_rllib.core.transport import aggregate_twins, reduce_last_dim
 
 PARTICLE_AGGREGATIONS = ("mean", "max")
 
 
 def aggregate_particles(values: torch.Tensor, how: str) -> torch.Tensor:
     """Reduce per-particle values ``(B, N)`` to ``(B,)`` by ``mean`` or ``max`` (spec 2.4 step 3)."""
-    if how == "mean":
-        return values.mean(-1)
-    if how == "max":
-        return values.max(-1).values
-    raise ValueError(f"particle aggregation must be one of {PARTICLE_AGGREGATIONS}, got {how!r}")
+    return reduce_last_dim(values, how, PARTICLE_AGGREGATIONS, "particle aggregation")
 
 
 def td_target(

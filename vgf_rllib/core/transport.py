@@ -49,13 +49,23 @@ class TransportSettings:
             )
 
 
+_REDUCERS = {
+    "mean": lambda values: values.mean(-1),
+    "min": lambda values: values.min(-1).values,
+    "max": lambda values: values.max(-1).values,
+}
+
+
+def reduce_last_dim(values: torch.Tensor, how: str, allowed: tuple[str, ...], what: str) -> torch.Tensor:
+    """Reduce the last dim by ``how`` (one of ``allowed``); ``what`` names the option in errors."""
+    if how not in allowed:
+        raise ValueError(f"{what} must be one of {allowed}, got {how!r}")
+    return _REDUCERS[how](values)
+
+
 def aggregate_twins(q_values: torch.Tensor, how: str) -> torch.Tensor:
     """Reduce twin critic values ``(..., 2)`` to ``(...)`` by ``mean`` or ``min``."""
-    if how == "mean":
-        return q_values.mean(-1)
-    if how == "min":
-        return q_values.min(-1).values
-    raise ValueError(f"twin aggregation must be one of {TWIN_AGGREGATIONS}, got {how!r}")
+    return reduce_last_dim(q_values, how, TWIN_AGGREGATIONS, "twin aggregation")
 
 
 def value_gradient(q_fn: TwinQFunction, particles: torch.Tensor, twin_agg: str) -> torch.Tensor:
