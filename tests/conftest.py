@@ -29,14 +29,23 @@ TINY_SWEEP = REPO / "tests" / "data" / "sweep_tiny.yaml"
 @pytest.fixture(scope="session")
 def tiny_sweep(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/data/sweep_tiny.yaml run for real: its driver (a second process on the test session's
-    Ray) is interrupted with SIGINT after the first checkpoint, then the sweep is resumed to the end.
+    Ray) is interrupted with SIGINT after the first checkpoint, then the sweep is resumed to the
+    end.
     Returns the experiment folder."""
     import ray
 
     from vgf_rllib.cli import main
 
     storage = tmp_path_factory.mktemp("sweeps")
-    command = [sys.executable, "-m", "vgf_rllib.cli", "sweep", str(TINY_SWEEP), "--storage", str(storage)]
+    command = [
+        sys.executable,
+        "-m",
+        "vgf_rllib.cli",
+        "sweep",
+        str(TINY_SWEEP),
+        "--storage",
+        str(storage),
+    ]
     log = storage / "interrupted-driver.log"
     with log.open("w") as out:
         driver = subprocess.Popen(

@@ -23,7 +23,9 @@ def _raw_scores(experiment: Path) -> dict[tuple[str, float, int], list[tuple[flo
         evals = [json.loads(line)["vgf_eval"] for line in lines if line.strip()]
         for budget in params["test_flow_steps"]:
             series = [record[f"L{budget}"]["score_mean"] for record in evals]
-            scores[(params["dataset"], params["step_size"], budget)].append((series[-1], max(series)))
+            scores[(params["dataset"], params["step_size"], budget)].append(
+                (series[-1], max(series))
+            )
     return scores
 
 
@@ -51,7 +53,9 @@ def test_table_matches_the_raw_results(tiny_sweep: Path, report: Path) -> None:
             expected = statistics.fmean(final for final, _ in raw[(dataset, step_size, budget)])
             assert getattr(row, f"final_L{budget}") == pytest.approx(expected)
         # the chosen (config, L_test) has the task's highest mean final score
-        rivals = [statistics.fmean(f for f, _ in runs) for key, runs in raw.items() if key[0] == dataset]
+        rivals = [
+            statistics.fmean(f for f, _ in runs) for key, runs in raw.items() if key[0] == dataset
+        ]
         assert row.final_mean == pytest.approx(max(rivals))
 
 

@@ -32,7 +32,9 @@ def test_suite_sizes_and_unique_task_names() -> None:
 def test_every_task_config_is_a_valid_vgf_config(name: str) -> None:
     suite = get_suite(name)
     keys = {frozenset(task.config(suite.evaluations)) for task in suite.tasks}
-    assert len(keys) == 1, "tasks of one suite must set the same keys (the sweep looks them up per task)"
+    assert len(keys) == 1, (
+        "tasks of one suite must set the same keys (the sweep looks them up per task)"
+    )
     for task in suite.tasks:
         config = VGFConfig().update_from_dict({**suite.config, **task.config(suite.evaluations)})
         config.validate()
@@ -43,13 +45,61 @@ def test_every_task_config_is_a_valid_vgf_config(name: str) -> None:
 @pytest.mark.parametrize(
     ("suite", "task", "gamma", "target", "l_train", "eps", "steps"),
     [
-        ("ogbench-manipulation", "puzzle-4x4-play-singletask-task3-v0", 0.99, "mean", 5, 0.1, 1_000_000),
-        ("ogbench-manipulation", "cube-double-play-singletask-task1-v0", 0.99, "mean", 1, 0.05, 1_000_000),
+        (
+            "ogbench-manipulation",
+            "puzzle-4x4-play-singletask-task3-v0",
+            0.99,
+            "mean",
+            5,
+            0.1,
+            1_000_000,
+        ),
+        (
+            "ogbench-manipulation",
+            "cube-double-play-singletask-task1-v0",
+            0.99,
+            "mean",
+            1,
+            0.05,
+            1_000_000,
+        ),
         ("ogbench-manipulation", "scene-play-singletask-task5-v0", 0.99, "mean", 1, 0.1, 1_000_000),
-        ("ogbench-locomotion", "antmaze-large-navigate-singletask-task2-v0", 0.995, "min", 5, 0.1, 2_000_000),
-        ("ogbench-locomotion", "antmaze-giant-navigate-singletask-task1-v0", 0.995, "min", 1, 0.1, 3_000_000),
-        ("ogbench-locomotion", "antsoccer-arena-navigate-singletask-task4-v0", 0.995, "mean", 2, 0.05, 1_000_000),
-        ("ogbench-default-tasks", "humanoidmaze-medium-navigate-singletask-v0", 0.995, "mean", 1, 0.05, 1_000_000),
+        (
+            "ogbench-locomotion",
+            "antmaze-large-navigate-singletask-task2-v0",
+            0.995,
+            "min",
+            5,
+            0.1,
+            2_000_000,
+        ),
+        (
+            "ogbench-locomotion",
+            "antmaze-giant-navigate-singletask-task1-v0",
+            0.995,
+            "min",
+            1,
+            0.1,
+            3_000_000,
+        ),
+        (
+            "ogbench-locomotion",
+            "antsoccer-arena-navigate-singletask-task4-v0",
+            0.995,
+            "mean",
+            2,
+            0.05,
+            1_000_000,
+        ),
+        (
+            "ogbench-default-tasks",
+            "humanoidmaze-medium-navigate-singletask-v0",
+            0.995,
+            "mean",
+            1,
+            0.05,
+            1_000_000,
+        ),
         ("d4rl-antmaze", "antmaze-large-diverse-v1", 0.995, "min", 5, 0.1, 2_000_000),
         ("d4rl-antmaze", "antmaze-umaze-v1", 0.99, "min", 1, 0.1, 1_000_000),
         ("d4rl-locomotion", "hopper-medium-v0", 0.99, "min", 1, 0.1, 1_000_000),
@@ -67,7 +117,12 @@ def test_per_environment_defaults(suite, task, gamma, target, l_train, eps, step
 
 
 def test_ogbench_task_names_parse_with_the_data_layer() -> None:
-    for name in ("ogbench-manipulation", "ogbench-pointmaze", "ogbench-locomotion", "ogbench-default-tasks"):
+    for name in (
+        "ogbench-manipulation",
+        "ogbench-pointmaze",
+        "ogbench-locomotion",
+        "ogbench-default-tasks",
+    ):
         for task in get_suite(name).tasks:
             parsed = parse_singletask_name(task.name)
             assert task.dataset == task.env == f"ogbench:{task.name}"
@@ -77,7 +132,9 @@ def test_ogbench_task_names_parse_with_the_data_layer() -> None:
 
 
 def test_unknown_names_list_the_valid_ones() -> None:
-    with pytest.raises(SuiteError, match="unknown suite 'nope'; valid suites: smoke, smoke-pointmaze"):
+    with pytest.raises(
+        SuiteError, match="unknown suite 'nope'; valid suites: smoke, smoke-pointmaze"
+    ):
         get_suite("nope")
     with pytest.raises(SuiteError, match="valid tasks: .*cube-single-play-singletask-task1-v0"):
         get_suite("ogbench-manipulation").task("cube-single-task1")
@@ -86,15 +143,23 @@ def test_unknown_names_list_the_valid_ones() -> None:
 def test_data_sources_say_what_is_missing_and_how_to_get_it(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     cube = get_suite("ogbench-manipulation").task("cube-single-play-singletask-task2-v0").data
-    assert [p.name for p in cube.missing(str(tmp_path))] == ["cube-single-play-v0.npz", "cube-single-play-v0-val.npz"]
-    assert cube.instructions(str(tmp_path)) == f"vgf-rllib data generate cube-single-play-v0 --dir {tmp_path}"
+    assert [p.name for p in cube.missing(str(tmp_path))] == [
+        "cube-single-play-v0.npz",
+        "cube-single-play-v0-val.npz",
+    ]
+    assert (
+        cube.instructions(str(tmp_path))
+        == f"vgf-rllib data generate cube-single-play-v0 --dir {tmp_path}"
+    )
     for path in cube.files(str(tmp_path)):
         path.write_bytes(b"")
     assert cube.missing(str(tmp_path)) == []
 
     ant = get_suite("ogbench-locomotion").tasks[0].data
     assert "official download" in ant.instructions(str(tmp_path))
-    assert "ogbench.download_datasets(['antmaze-large-navigate-v0']" in ant.instructions(str(tmp_path))
+    assert "ogbench.download_datasets(['antmaze-large-navigate-v0']" in ant.instructions(
+        str(tmp_path)
+    )
 
     umaze = get_suite("d4rl-antmaze").task("antmaze-umaze-v1").data
     assert umaze.instructions() == "minari download D4RL/antmaze/umaze-v1"

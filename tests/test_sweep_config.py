@@ -29,24 +29,52 @@ def test_every_tune_config_loads_and_names_its_suite() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"suite": "smoke", "serach": {}}, r"unknown key\(s\) \['serach'\]; valid keys: .*'search'"),
+        (
+            {"suite": "smoke", "serach": {}},
+            r"unknown key\(s\) \['serach'\]; valid keys: .*'search'",
+        ),
         ({}, "missing required key 'suite'"),
         ({"suite": "smok"}, "unknown suite 'smok'; valid suites: smoke"),
-        ({"suite": "smoke", "tasks": ["bandit"]}, "unknown task 'bandit' in suite 'smoke'; valid tasks: offset-bandit, offset-bandit-2000"),
-        ({"suite": "smoke", "config": {"stepsize": 0.1}}, r"config: unknown key\(s\) \['stepsize'\]"),
-        ({"suite": "smoke", "config": {"env": "CartPole-v1"}}, r"\['env'\] are set per task by the suite"),
+        (
+            {"suite": "smoke", "tasks": ["bandit"]},
+            "unknown task 'bandit' in suite 'smoke'; "
+            "valid tasks: offset-bandit, offset-bandit-2000",
+        ),
+        (
+            {"suite": "smoke", "config": {"stepsize": 0.1}},
+            r"config: unknown key\(s\) \['stepsize'\]",
+        ),
+        (
+            {"suite": "smoke", "config": {"env": "CartPole-v1"}},
+            r"\['env'\] are set per task by the suite",
+        ),
         ({"suite": "smoke", "search": {"dataset": {"grid": ["a"]}}}, "set per task by the suite"),
-        ({"suite": "smoke", "search": {"step_size": [0.1, 0.2]}}, "expected a mapping with exactly one of"),
+        (
+            {"suite": "smoke", "search": {"step_size": [0.1, 0.2]}},
+            "expected a mapping with exactly one of",
+        ),
         ({"suite": "smoke", "search": {"step_size": {"grd": [0.1]}}}, "unknown search kind 'grd'"),
         ({"suite": "smoke", "search": {"alpha": {"uniform": [1.0, 0.1]}}}, "low < high"),
         ({"suite": "smoke", "search": {"alpha": {"loguniform": [0, 1]}}}, "bounds must be > 0"),
-        ({"suite": "smoke", "search": {"num_particles": {"randint": [2.5, 8]}}}, "bounds must be ints"),
+        (
+            {"suite": "smoke", "search": {"num_particles": {"randint": [2.5, 8]}}},
+            "bounds must be ints",
+        ),
         ({"suite": "smoke", "search": {"seed": {"grid": []}}}, "expected a non-empty list"),
-        ({"suite": "smoke", "config": {"alpha": 1}, "search": {"alpha": {"grid": [1]}}}, "set each key once"),
-        ({"suite": "smoke", "resources": {"num_gpus": 1}}, r"resources: unknown key\(s\) \['num_gpus'\]"),
+        (
+            {"suite": "smoke", "config": {"alpha": 1}, "search": {"alpha": {"grid": [1]}}},
+            "set each key once",
+        ),
+        (
+            {"suite": "smoke", "resources": {"num_gpus": 1}},
+            r"resources: unknown key\(s\) \['num_gpus'\]",
+        ),
         ({"suite": "smoke", "resources": {"num_gpus_per_learner": -1}}, "expected a number >= 0"),
         ({"suite": "smoke", "scheduler": "hyperband"}, "unknown scheduler 'hyperband'"),
-        ({"suite": "smoke", "scheduler": {"type": "asha", "grace_period": 9}}, "exceeds the 3 evaluations"),
+        (
+            {"suite": "smoke", "scheduler": {"type": "asha", "grace_period": 9}},
+            "exceeds the 3 evaluations",
+        ),
         ({"suite": "smoke", "num_samples": 0}, "num_samples: expected an int >= 1"),
         ({"suite": "smoke", "stop": {"steps": 10}}, r"stop: unknown key\(s\) \['steps'\]"),
     ],
@@ -80,15 +108,24 @@ def test_search_dims_become_tune_domains() -> None:
     space = param_space(spec)
     assert isinstance(space["step_size"], Float)
     assert isinstance(space["num_particles"], Integer)
-    assert (space["num_particles"].lower, space["num_particles"].upper) == (2, 5)  # both ends included
+    assert (space["num_particles"].lower, space["num_particles"].upper) == (
+        2,
+        5,
+    )  # both ends included
     assert isinstance(space["alpha"], Categorical)
     assert space["seed"] == {"grid_search": [0, 1, 2]}
 
 
 def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
     tasks = ["puzzle-4x4-play-singletask-task1-v0", "cube-single-play-singletask-task1-v0"]
-    raw = {"suite": "ogbench-manipulation", "tasks": tasks, "stop": {"evaluations": 4, "training_steps": 400}}
-    variants = [v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})]
+    raw = {
+        "suite": "ogbench-manipulation",
+        "tasks": tasks,
+        "stop": {"evaluations": 4, "training_steps": 400},
+    }
+    variants = [
+        v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})
+    ]
     by_dataset = {v["dataset"]: v for v in variants}
     assert sorted(by_dataset) == sorted(f"ogbench:{t}" for t in tasks)
     puzzle, cube = (by_dataset[f"ogbench:{t}"] for t in tasks)
@@ -97,7 +134,9 @@ def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
     assert puzzle["env"] == "ogbench:" + tasks[0] and puzzle["updates_per_iteration"] == 100
 
     raw["search"] = {"step_size": {"grid": [0.3]}, "seed": {"grid": [0, 1]}}
-    variants = [v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})]
+    variants = [
+        v["config"] for _, v in generate_variants({"config": param_space(parse_sweep(raw))})
+    ]
     assert len(variants) == 4
     assert {v["step_size"] for v in variants} == {0.3}
     assert {v["train_flow_steps"] for v in variants} == {1, 5}
@@ -112,20 +151,37 @@ def _results(scheduler: TrialScheduler, trials: list, scores: list[float]) -> li
         scheduler.on_trial_add(None, trial)
     return [
         scheduler.on_trial_result(None, trial, {"training_iteration": 1, "score": score})
-        for trial, score in zip(trials, scores)
+        for trial, score in zip(trials, scores, strict=True)
     ]
 
 
 def test_asha_runs_per_task() -> None:
-    kwargs = dict(time_attr="training_iteration", metric="score", mode="max", max_t=4, grace_period=1,
-                  reduction_factor=2, brackets=1)
-    trials = [_trial("a1", "task-a"), _trial("a2", "task-a"), _trial("b1", "task-b"), _trial("a3", "task-a")]
+    kwargs = dict(
+        time_attr="training_iteration",
+        metric="score",
+        mode="max",
+        max_t=4,
+        grace_period=1,
+        reduction_factor=2,
+        brackets=1,
+    )
+    trials = [
+        _trial("a1", "task-a"),
+        _trial("a2", "task-a"),
+        _trial("b1", "task-b"),
+        _trial("a3", "task-a"),
+    ]
     scores = [10.0, 20.0, 1.0, 5.0]
     # one ASHA over everything stops task b's only trial because task a scores higher ...
     assert _results(AsyncHyperBandScheduler(**kwargs), trials, scores)[2] == TrialScheduler.STOP
     # ... per task it only competes with its own task, while a3 is still cut against a1/a2
     decisions = _results(PerTaskASHA(**kwargs), trials, scores)
-    assert decisions == [TrialScheduler.CONTINUE, TrialScheduler.CONTINUE, TrialScheduler.CONTINUE, TrialScheduler.STOP]
+    assert decisions == [
+        TrialScheduler.CONTINUE,
+        TrialScheduler.CONTINUE,
+        TrialScheduler.CONTINUE,
+        TrialScheduler.STOP,
+    ]
 
 
 def test_fractional_gpus_reach_the_trial_resources() -> None:
@@ -149,7 +205,10 @@ def test_relative_dataset_dir_becomes_absolute(tmp_path: Path, monkeypatch) -> N
 
 
 def test_cli_dry_run_prints_the_plan(capsys, tmp_path: Path) -> None:
-    assert main(["sweep", str(CONFIG_DIR / "smoke.yaml"), "--dry-run", "--storage", str(tmp_path)]) == 0
+    assert (
+        main(["sweep", str(CONFIG_DIR / "smoke.yaml"), "--dry-run", "--storage", str(tmp_path)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "suite smoke: 2 task(s) x 4 trial(s) = 8" in out
     assert "search step_size: grid [0.02, 0.2]" in out

@@ -30,11 +30,19 @@ def test_sweep_runs_as_a_ray_job(tmp_path: Path) -> None:
         "RAY_NUM_CPUS": "2",
     }
     env.pop("RAY_ADDRESS", None)
-    command = ["bash", "examples/sweep_job.sh", "tests/data/sweep_tiny.yaml", "--tasks", "offset-bandit-2000"]
+    command = [
+        "bash",
+        "examples/sweep_job.sh",
+        "tests/data/sweep_tiny.yaml",
+        "--tasks",
+        "offset-bandit-2000",
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=420)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
-    assert "4 trial(s), 0 failed" in output  # printed by the job's driver, followed through `ray job logs`
+    assert (
+        "4 trial(s), 0 failed" in output
+    )  # printed by the job's driver, followed through `ray job logs`
     table = pd.read_csv(tmp_path / "report" / "smoke.csv")
     assert list(table.task) == ["offset-bandit-2000"] and table.seeds.item() == 2
     assert (tmp_path / "report" / "smoke_learning_curves.png").is_file()

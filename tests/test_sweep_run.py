@@ -1,4 +1,4 @@
-"""A real sweep through Tune: every trial finishes after an interruption, resumed from checkpoints."""
+"""A real sweep through Tune: interrupted, resumed from checkpoints, every trial finished."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ EVALUATIONS, STEPS, TRIALS = 3, 120, 8
 
 
 def _results(trial: Path) -> list[dict]:
-    return [json.loads(line) for line in (trial / "result.json").read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in (trial / "result.json").read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def test_interrupted_sweep_resumes_from_checkpoints(tiny_sweep: Path) -> None:
@@ -36,8 +40,13 @@ def test_sweep_records_suite_and_tasks_for_the_report(tiny_sweep: Path) -> None:
     metadata = yaml.safe_load((tiny_sweep / "vgf_sweep.yaml").read_text())
     assert metadata["suite"] == "smoke"
     assert metadata["search"] == ["seed", "step_size"]
-    assert {task["name"] for task in metadata["tasks"].values()} == {"offset-bandit", "offset-bandit-2000"}
-    datasets = {json.loads((t / "params.json").read_text())["dataset"] for t in tiny_sweep.glob("VGF_*")}
+    assert {task["name"] for task in metadata["tasks"].values()} == {
+        "offset-bandit",
+        "offset-bandit-2000",
+    }
+    datasets = {
+        json.loads((t / "params.json").read_text())["dataset"] for t in tiny_sweep.glob("VGF_*")
+    }
     assert datasets == set(metadata["tasks"])
 
 

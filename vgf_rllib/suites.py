@@ -1,22 +1,23 @@
 """Named benchmark suites: task lists with per-environment defaults (spec section 3) and data needs.
 
-A :class:`Suite` is a tuple of :class:`Task` s plus suite-wide config overrides. Each task carries the
-VGFConfig values that differ between environments (``dataset``, ``env``, ``gamma``, ``target_twin_agg``,
-``train_flow_steps``, ``step_size``), its gradient-step budget and a :class:`DataSource` that tells
-whether its data is present and how to get it.
+A :class:`Suite` is a tuple of :class:`Task` s plus suite-wide config overrides. Each task carries
+the VGFConfig values that differ between environments (``dataset``, ``env``, ``gamma``,
+``target_twin_agg``, ``train_flow_steps``, ``step_size``), its gradient-step budget and a
+:class:`DataSource` that tells whether its data is present and how to get it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from vgf_rllib import demo
 from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, ogbench_dir
 
-#: evaluation rounds per training run: a run of S gradient steps evaluates every S / EVALUATIONS steps
+#: evaluation rounds per run: a run of S gradient steps evaluates every S / EVALUATIONS steps
 EVALUATIONS = 20
 #: episodes per L_test and evaluation round (spec section 3)
 EVAL_EPISODES = 50
@@ -81,7 +82,7 @@ class Task:
     training_steps: int = 1_000_000
 
     def config(self, evaluations: int) -> dict[str, Any]:
-        """VGFConfig overrides for this task, evaluating ``evaluations`` times over its step budget."""
+        """VGFConfig overrides for this task, evaluating ``evaluations`` times over its budget."""
         return {
             "dataset": self.dataset,
             "env": self.env,
@@ -107,7 +108,8 @@ class Suite:
             if task.name == name:
                 return task
         raise SuiteError(
-            f"unknown task '{name}' in suite '{self.name}'; valid tasks: {', '.join(self.task_names())}"
+            f"unknown task '{name}' in suite '{self.name}'; "
+            f"valid tasks: {', '.join(self.task_names())}"
         )
 
     def task_names(self) -> list[str]:
@@ -159,7 +161,14 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
     "puzzle-4x4-play": EnvDefaults(0.99, "mean", 5, 0.1, SCRIPTS),
     "d4rl-locomotion": EnvDefaults(0.99, "min", 1, 0.1, CODE_DEFAULTS),
     "d4rl-antmaze": EnvDefaults(0.99, "min", 1, 0.1, CODE_DEFAULTS),
-    "d4rl-antmaze-large": EnvDefaults(0.995, "min", 5, 0.1, SCRIPTS + " (antmaze-large)", 2_000_000),
+    "d4rl-antmaze-large": EnvDefaults(
+        0.995,
+        "min",
+        5,
+        0.1,
+        "authors' antmaze-large scripts, applied to D4RL's large mazes",
+        2_000_000,
+    ),
 }
 
 #: OGBench families whose datasets OGBench's own generators make offline (spec section 4.1)
@@ -189,7 +198,7 @@ def ogbench_tasks(groups: tuple[str, ...]) -> tuple[Task, ...]:
 
 
 def minari_task(dataset_id: str, group: str) -> Task:
-    """A D4RL task hosted by Minari, named after its id (``D4RL/antmaze/umaze-v1`` -> ``antmaze-umaze-v1``)."""
+    """Minari D4RL task named by its id: ``D4RL/antmaze/umaze-v1`` -> ``antmaze-umaze-v1``."""
     defaults = ENV_DEFAULTS[group]
     return Task(
         name="-".join(dataset_id.split("/")[1:]),
@@ -202,7 +211,13 @@ def minari_task(dataset_id: str, group: str) -> Task:
     )
 
 
-MANIPULATION = ("cube-single-play", "cube-double-play", "scene-play", "puzzle-3x3-play", "puzzle-4x4-play")
+MANIPULATION = (
+    "cube-single-play",
+    "cube-double-play",
+    "scene-play",
+    "puzzle-3x3-play",
+    "puzzle-4x4-play",
+)
 POINTMAZE = tuple(f"pointmaze-{m}-navigate" for m in ("medium", "large", "giant", "teleport"))
 LOCOMOTION = (
     "antmaze-large-navigate",
@@ -211,7 +226,14 @@ LOCOMOTION = (
     "humanoidmaze-large-navigate",
     "antsoccer-arena-navigate",
 )
-D4RL_ANTMAZE = ("umaze", "umaze-diverse", "medium-play", "medium-diverse", "large-play", "large-diverse")
+D4RL_ANTMAZE = (
+    "umaze",
+    "umaze-diverse",
+    "medium-play",
+    "medium-diverse",
+    "large-play",
+    "large-diverse",
+)
 
 #: settings that make a run finish in minutes on CPU (small networks and batches, few episodes)
 SMOKE_CONFIG: dict[str, Any] = {
@@ -248,7 +270,9 @@ def _d4rl_locomotion() -> tuple[Task, ...]:
 
 def _d4rl_antmaze() -> tuple[Task, ...]:
     return tuple(
-        minari_task(f"D4RL/antmaze/{name}-v1", "d4rl-antmaze-large" if "large" in name else "d4rl-antmaze")
+        minari_task(
+            f"D4RL/antmaze/{name}-v1", "d4rl-antmaze-large" if "large" in name else "d4rl-antmaze"
+        )
         for name in D4RL_ANTMAZE
     )
 
@@ -263,8 +287,9 @@ _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], in
         3,
     ),
     "smoke-pointmaze": (
-        "OGBench pointmaze-medium task 1 for 2000 steps with small networks; first generate a small "
-        "dataset: `vgf-rllib data generate pointmaze-medium-navigate-v0 --episodes 20 --dir DIR`.",
+        "OGBench pointmaze-medium task 1 for 2000 steps with small networks; first generate a "
+        "small dataset: "
+        "`vgf-rllib data generate pointmaze-medium-navigate-v0 --episodes 20 --dir DIR`.",
         lambda: (replace(ogbench_task("pointmaze-medium-navigate", 1), training_steps=2_000),),
         SMOKE_CONFIG,
         4,
@@ -295,15 +320,16 @@ _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], in
         EVALUATIONS,
     ),
     "d4rl-locomotion": (
-        "halfcheetah/hopper/walker2d simple/medium/expert from Minari's mujoco namespace (MuJoCo v5 "
-        "re-collections; D4RL's medium-replay/medium-expert are not on Minari, so scores are not "
-        "directly comparable with the paper's D4RL rows).",
+        "halfcheetah/hopper/walker2d simple/medium/expert from Minari's mujoco namespace "
+        "(MuJoCo v5 re-collections; D4RL's medium-replay/medium-expert are not on Minari, so "
+        "scores are not directly comparable with the paper's D4RL rows).",
         _d4rl_locomotion,
         BENCHMARK_CONFIG,
         EVALUATIONS,
     ),
     "d4rl-antmaze": (
-        "D4RL antmaze umaze/umaze-diverse/medium-play/medium-diverse/large-play/large-diverse (Minari).",
+        "D4RL antmaze umaze/umaze-diverse/medium-play/medium-diverse/large-play/large-diverse "
+        "(Minari).",
         _d4rl_antmaze,
         BENCHMARK_CONFIG,
         EVALUATIONS,

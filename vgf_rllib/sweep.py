@@ -2,8 +2,9 @@
 
 All tasks of the suite share one experiment: the search space is a grid over the tasks' ``dataset``
 specs, and the settings that differ between tasks are looked up from the trial's dataset
-(:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with trials of
-the same task. Every trial stops after ``evaluations`` iterations, each evaluating all L_test budgets.
+(:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with
+trials of the same task. Every trial stops after ``evaluations`` iterations, each evaluating all
+L_test budgets.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     for key in sorted(keys):
         values = {config["dataset"]: config[key] for config in configs.values()}
         distinct = {repr(value) for value in values.values()}
-        space[key] = next(iter(values.values())) if len(distinct) == 1 else tune.sample_from(TaskValue(key, values))
+        space[key] = (
+            next(iter(values.values()))
+            if len(distinct) == 1
+            else tune.sample_from(TaskValue(key, values))
+        )
     space.update({key: dim.to_tune() for key, dim in spec.search.items()})
     return space
 
@@ -138,7 +143,9 @@ def write_metadata(spec: SweepSpec, path: str) -> None:
     metadata = {
         "suite": spec.suite.name,
         "sweep": spec.name,
-        "tasks": {spec.task_config(t)["dataset"]: {"name": t.name, "group": t.group} for t in spec.tasks},
+        "tasks": {
+            spec.task_config(t)["dataset"]: {"name": t.name, "group": t.group} for t in spec.tasks
+        },
         "search": sorted(spec.search),
         "source": spec.source,
     }
@@ -155,7 +162,10 @@ def missing_data(spec: SweepSpec) -> list[str]:
         missing = task.data.missing(spec.dataset_dir)
         if missing:
             names = ", ".join(str(path) for path in missing)
-            lines.append(f"{task.name}: missing {names}\n    get it with: {task.data.instructions(spec.dataset_dir)}")
+            lines.append(
+                f"{task.name}: missing {names}\n"
+                f"    get it with: {task.data.instructions(spec.dataset_dir)}"
+            )
     return lines
 
 
@@ -175,10 +185,14 @@ def run_sweep(
     if resume:
         if not tune.Tuner.can_restore(path):
             raise FileNotFoundError(f"no Tune experiment to resume at {path}")
-        tuner = tune.Tuner.restore(path, trainable="VGF", resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(
+            path, trainable="VGF", resume_unfinished=True, resume_errored=True
+        )
     else:
         if tune.Tuner.can_restore(path):
-            raise FileExistsError(f"{path} already holds this sweep: resume it, or pick another name/storage")
+            raise FileExistsError(
+                f"{path} already holds this sweep: resume it, or pick another name/storage"
+            )
         write_metadata(spec, path)
         tuner = build_tuner(spec, storage, max_concurrent)
     return tuner.fit()

@@ -1,7 +1,7 @@
-"""Sweep files (``tune_configs/*.yaml``): loading, validation, and the Tune search space they describe.
+"""Sweep files (``tune_configs/*.yaml``): loading and validation.
 
-A sweep file names a suite and says which VGFConfig values are fixed (``config``, ``resources``), which
-are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
+A sweep file names a suite and says which VGFConfig values are fixed (``config``, ``resources``),
+which are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
 ``docs/sweeps.md`` for the format; every error names the file and the offending key.
 """
 
@@ -30,7 +30,12 @@ TOP_LEVEL_KEYS = (
     "max_concurrent",
 )
 #: RLlib resource fields a sweep may set per trial (fractional GPUs let trials share a GPU)
-RESOURCE_KEYS = ("num_learners", "num_gpus_per_learner", "num_cpus_per_learner", "num_cpus_for_main_process")
+RESOURCE_KEYS = (
+    "num_learners",
+    "num_gpus_per_learner",
+    "num_cpus_per_learner",
+    "num_cpus_for_main_process",
+)
 #: fields a sweep file may not set: the suite decides them per task (``stop`` sets the step budget)
 TASK_KEYS = ("dataset", "env", "updates_per_iteration", "eval_interval")
 SEARCH_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
@@ -101,7 +106,7 @@ class SweepSpec:
         return self.config.get("dataset_dir")
 
     def task_config(self, task: Task) -> dict[str, Any]:
-        """Every fixed VGFConfig value of ``task``'s trials (suite, task, then the file's config)."""
+        """Every fixed VGFConfig value of ``task``'s trials (suite, task, then the file)."""
         if self.training_steps is not None:
             task = replace(task, training_steps=self.training_steps)
         return {**self.suite.config, **task.config(self.evaluations), **self.config}
@@ -134,8 +139,11 @@ def parse_search_dim(where: str, spec: Any) -> SearchDim:
     """``{grid: [...]}``, ``{choice: [...]}``, ``{uniform|loguniform|randint: [low, high]}``."""
     example = "e.g. {grid: [0.05, 0.1]} or {loguniform: [0.01, 0.1]}"
     if not isinstance(spec, dict) or len(spec) != 1:
-        raise _fail(where, f"expected a mapping with exactly one of {list(SEARCH_KINDS)}, {example}; got {spec!r}")
-    (kind, values), = spec.items()
+        raise _fail(
+            where,
+            f"expected a mapping with exactly one of {list(SEARCH_KINDS)}, {example}; got {spec!r}",
+        )
+    ((kind, values),) = spec.items()
     if kind not in SEARCH_KINDS:
         raise _fail(where, f"unknown search kind '{kind}'; valid kinds: {list(SEARCH_KINDS)}")
     if not isinstance(values, list) or not values:
@@ -143,7 +151,9 @@ def parse_search_dim(where: str, spec: Any) -> SearchDim:
     if kind in ("grid", "choice"):
         return SearchDim(kind, tuple(values))
     if len(values) != 2 or not all(_number(v) for v in values) or not values[0] < values[1]:
-        raise _fail(f"{where}.{kind}", f"expected [low, high] numbers with low < high, got {values!r}")
+        raise _fail(
+            f"{where}.{kind}", f"expected [low, high] numbers with low < high, got {values!r}"
+        )
     if kind == "loguniform" and values[0] <= 0:
         raise _fail(f"{where}.{kind}", f"bounds must be > 0, got {values!r}")
     if kind == "randint" and not all(isinstance(v, int) for v in values):
@@ -157,15 +167,22 @@ def _parse_scheduler(where: str, spec: Any) -> Scheduler:
     spec = _check_keys(where, spec, SCHEDULER_KEYS)
     scheduler = Scheduler(**spec)
     if scheduler.type not in SCHEDULERS:
-        raise _fail(f"{where}.type", f"unknown scheduler '{scheduler.type}'; valid: {list(SCHEDULERS)}")
+        raise _fail(
+            f"{where}.type", f"unknown scheduler '{scheduler.type}'; valid: {list(SCHEDULERS)}"
+        )
     _positive_int(f"{where}.grace_period", scheduler.grace_period)
     if not _number(scheduler.reduction_factor) or scheduler.reduction_factor <= 1:
-        raise _fail(f"{where}.reduction_factor", f"expected a number > 1, got {scheduler.reduction_factor!r}")
+        raise _fail(
+            f"{where}.reduction_factor",
+            f"expected a number > 1, got {scheduler.reduction_factor!r}",
+        )
     return scheduler
 
 
 def _parse_tasks(where: str, suite: Suite, names: Any) -> tuple[Task, ...]:
-    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+    ):
         raise _fail(where, f"expected a list of task names, got {names!r}")
     try:
         return suite.select(names)
@@ -178,12 +195,14 @@ def _check_fields(where: str, mapping: Any, known: set[str]) -> dict[str, Any]:
     mapping = _check_keys(where, mapping or {}, known)
     fixed = sorted(set(mapping) & set(TASK_KEYS))
     if fixed:
-        raise _fail(where, f"{fixed} are set per task by the suite (use `stop:` for the step budget)")
+        raise _fail(
+            where, f"{fixed} are set per task by the suite (use `stop:` for the step budget)"
+        )
     return dict(mapping)
 
 
 def _absolute(path: str) -> str:
-    """A relative local path made absolute (trials run in their own folders); URIs and ``~`` kept."""
+    """A relative local path made absolute (trials run in their own folders); URIs, ``~`` kept."""
     if "://" in path or Path(path).expanduser().is_absolute():
         return path
     return str(Path.cwd() / path)
@@ -214,16 +233,24 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
         if not _number(value) or value < 0:
             raise _fail(f"{where}: resources.{key}", f"expected a number >= 0, got {value!r}")
     search_raw = _check_fields(f"{where}: search", raw.get("search"), known)
-    search = {key: parse_search_dim(f"{where}: search.{key}", spec) for key, spec in search_raw.items()}
+    search = {
+        key: parse_search_dim(f"{where}: search.{key}", spec) for key, spec in search_raw.items()
+    }
     both = sorted(set(search) & (set(config) | set(resources)))
     if both:
-        raise _fail(f"{where}: search", f"{both} are also fixed in config/resources; set each key once")
+        raise _fail(
+            f"{where}: search", f"{both} are also fixed in config/resources; set each key once"
+        )
     stop = _check_keys(f"{where}: stop", raw.get("stop") or {}, STOP_KEYS)
     checkpoint = _check_keys(f"{where}: checkpoint", raw.get("checkpoint") or {}, CHECKPOINT_KEYS)
     scheduler = _parse_scheduler(f"{where}: scheduler", raw.get("scheduler"))
-    evaluations = _positive_int(f"{where}: stop.evaluations", stop.get("evaluations", suite.evaluations))
+    evaluations = _positive_int(
+        f"{where}: stop.evaluations", stop.get("evaluations", suite.evaluations)
+    )
     if scheduler.type == "asha" and scheduler.grace_period > evaluations:
-        raise _fail(f"{where}: scheduler.grace_period", f"exceeds the {evaluations} evaluations of a trial")
+        raise _fail(
+            f"{where}: scheduler.grace_period", f"exceeds the {evaluations} evaluations of a trial"
+        )
     return SweepSpec(
         name=str(raw.get("name", default_name)),
         suite=suite,
@@ -239,9 +266,15 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
             else None
         ),
         max_failures=_positive_int(f"{where}: max_failures", raw.get("max_failures", 2), minimum=0),
-        checkpoint_frequency=_positive_int(f"{where}: checkpoint.frequency", checkpoint.get("frequency", 1)),
-        checkpoints_to_keep=_positive_int(f"{where}: checkpoint.num_to_keep", checkpoint.get("num_to_keep", 2)),
-        max_concurrent=_positive_int(f"{where}: max_concurrent", raw.get("max_concurrent", 0), minimum=0),
+        checkpoint_frequency=_positive_int(
+            f"{where}: checkpoint.frequency", checkpoint.get("frequency", 1)
+        ),
+        checkpoints_to_keep=_positive_int(
+            f"{where}: checkpoint.num_to_keep", checkpoint.get("num_to_keep", 2)
+        ),
+        max_concurrent=_positive_int(
+            f"{where}: max_concurrent", raw.get("max_concurrent", 0), minimum=0
+        ),
         source=raw,
     )
 

@@ -15,13 +15,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report it afterwards with `vgf-rllib report <storage>/<name>`.",
     )
     parser.add_argument("tune_config", help="sweep YAML file, e.g. tune_configs/smoke.yaml")
-    parser.add_argument("--address", help="Ray cluster to join, e.g. 'auto' (default: start a local Ray)")
+    parser.add_argument(
+        "--address", help="Ray cluster to join, e.g. 'auto' (default: start a local Ray)"
+    )
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
-    parser.add_argument("--storage", help="results folder or URI (default: $VGF_SWEEP_STORAGE or runs/sweeps)")
-    parser.add_argument("--name", help="experiment name (default: the file's `name`, else its stem)")
-    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="run only these tasks of the suite")
+    parser.add_argument(
+        "--storage", help="results folder or URI (default: $VGF_SWEEP_STORAGE or runs/sweeps)"
+    )
+    parser.add_argument(
+        "--name", help="experiment name (default: the file's `name`, else its stem)"
+    )
+    parser.add_argument(
+        "--tasks", nargs="+", metavar="TASK", help="run only these tasks of the suite"
+    )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    parser.add_argument("--skip-data-check", action="store_true", help="do not check for local datasets")
+    parser.add_argument(
+        "--skip-data-check", action="store_true", help="do not check for local datasets"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.set_defaults(func=run)
 
@@ -35,7 +45,10 @@ def _print_plan(spec, storage: str) -> None:
     from vgf_rllib.sweep import experiment_path, trial_resources
 
     per_task = _grid_size(spec) * spec.num_samples
-    print(f"suite {spec.suite.name}: {len(spec.tasks)} task(s) x {per_task} trial(s) = {len(spec.tasks) * per_task}")
+    print(
+        f"suite {spec.suite.name}: {len(spec.tasks)} task(s) x {per_task} trial(s) = "
+        f"{len(spec.tasks) * per_task}"
+    )
     for task in spec.tasks:
         print(f"  {task.name}: {spec.task_config(task)['updates_per_iteration']} steps/iteration")
     for key, dim in spec.search.items():
@@ -66,7 +79,10 @@ def run(args: argparse.Namespace) -> int:
     _print_plan(spec, storage)
     missing = [] if args.skip_data_check else missing_data(spec)
     if missing:
-        print("error: datasets not found (or pass --skip-data-check when they live on the workers):", file=sys.stderr)
+        print(
+            "error: datasets not found (or pass --skip-data-check when they live on the workers):",
+            file=sys.stderr,
+        )
         print("\n".join(f"  {line}" for line in missing), file=sys.stderr)
         return 2
     if args.dry_run:
@@ -80,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{len(results)} trial(s), {len(results.errors)} failed; results in {results.experiment_path}")
+    print(
+        f"{len(results)} trial(s), {len(results.errors)} failed; "
+        f"results in {results.experiment_path}"
+    )
     print(f"report: vgf-rllib report {results.experiment_path}")
     return 1 if results.errors else 0

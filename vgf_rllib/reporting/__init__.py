@@ -1,4 +1,4 @@
-"""Sweep reports: tables (markdown, CSV) and figures (PNG) per suite from Tune experiment folders."""
+"""Sweep reports: per suite tables (markdown, CSV) and figures (PNG) from Tune experiments."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ def _swept(evals: pd.DataFrame) -> list[str]:
     keys = []
     for key in evals.attrs["config_keys"]:
         numeric = pd.to_numeric(evals[key], errors="coerce")
-        if numeric.notna().all() and (evals.assign(v=numeric).groupby("task").v.nunique() > 1).any():
+        if (
+            numeric.notna().all()
+            and (evals.assign(v=numeric).groupby("task").v.nunique() > 1).any()
+        ):
             keys.append(key)
     return keys
 
@@ -28,8 +31,9 @@ def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
         f"# VGF sweep report: {suite}",
         "",
         "Score: success rate in % (OGBench), D4RL normalized score (Minari), else the raw return. "
-        "Per task: the configuration and L_test with the highest mean final score; final = score at "
-        "the last evaluation, best = maximum over evaluations (as CORL reports), mean ± std over seeds. "
+        "Per task: the configuration and L_test with the highest mean final score; final = score "
+        "at the last evaluation, best = maximum over evaluations (as CORL reports), mean ± std "
+        "over seeds. "
         "`L<n>` columns: final score of that configuration at each test-time budget.",
         "",
         markdown_table(best),
@@ -41,7 +45,7 @@ def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
 
 
 def write_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>_configs.csv`` and PNGs; returns the files."""
+    """Write ``<suite>.md``, ``<suite>.csv``, ``<suite>_configs.csv`` and PNGs; return them."""
     evals = load_evaluations(experiment_dir)
     out = Path(out_dir) if out_dir else Path(experiment_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
@@ -53,10 +57,18 @@ def write_report(experiment_dir: str | Path, out_dir: str | Path | None = None) 
         figures = [
             plots.learning_curves(suite_evals, best, out / f"{suite}_learning_curves.png"),
             plots.test_time_scaling(configs, best, out / f"{suite}_test_time_scaling.png"),
-            *[plots.sensitivity(suite_evals, key, out / f"{suite}_sensitivity_{key}.png") for key in _swept(suite_evals)],
+            *[
+                plots.sensitivity(suite_evals, key, out / f"{suite}_sensitivity_{key}.png")
+                for key in _swept(suite_evals)
+            ],
         ]
         best.to_csv(out / f"{suite}.csv", index=False)
         configs.to_csv(out / f"{suite}_configs.csv", index=False)
         (out / f"{suite}.md").write_text(_suite_markdown(str(suite), best, figures))
-        written += [out / f"{suite}.md", out / f"{suite}.csv", out / f"{suite}_configs.csv", *figures]
+        written += [
+            out / f"{suite}.md",
+            out / f"{suite}.csv",
+            out / f"{suite}_configs.csv",
+            *figures,
+        ]
     return written

@@ -23,15 +23,17 @@ LEGEND_INCHES = 0.4
 def _task_axes(tasks: list[str], title: str) -> tuple[plt.Figure, dict[str, plt.Axes]]:
     cols = min(COLUMNS, len(tasks))
     rows = math.ceil(len(tasks) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(max(4.2 * cols, 7.0), 3.4 * rows + 1.4), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(max(4.2 * cols, 7.0), 3.4 * rows + 1.4), squeeze=False
+    )
     flat = list(axes.flat)
-    for ax in flat[len(tasks):]:
+    for ax in flat[len(tasks) :]:
         ax.set_visible(False)
-    for task, ax in zip(tasks, flat):
+    for task, ax in zip(tasks, flat[: len(tasks)], strict=True):
         ax.set_title(task, fontsize=9)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{title}\n{SCORE_NOTE}", fontsize=10)
-    return fig, dict(zip(tasks, flat))
+    return fig, dict(zip(tasks, flat[: len(tasks)], strict=True))
 
 
 def _finish(fig: plt.Figure, path: Path, xlabel: str) -> Path:
@@ -40,7 +42,9 @@ def _finish(fig: plt.Figure, path: Path, xlabel: str) -> Path:
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel("score", fontsize=9)
     handles, labels = next(iter(fig.axes)).get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=max(1, len(handles)), fontsize=9, frameon=False)
+    fig.legend(
+        handles, labels, loc="lower center", ncol=max(1, len(handles)), fontsize=9, frameon=False
+    )
     fig.tight_layout(rect=(0, LEGEND_INCHES / fig.get_figheight(), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -49,17 +53,23 @@ def _finish(fig: plt.Figure, path: Path, xlabel: str) -> Path:
 
 def learning_curves(evals: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path:
     """Score over gradient steps of each task's best config, one line per L_test (mean ± std)."""
-    fig, axes = _task_axes(list(best.task), "Learning curves (best config per task, mean ± std over seeds)")
+    fig, axes = _task_axes(
+        list(best.task), "Learning curves (best config per task, mean ± std over seeds)"
+    )
     for row in best.itertuples(index=False):
         axes[row.task].set_title(f"{row.task}\n{row.config}", fontsize=9)
         runs = evals[(evals.task == row.task) & (evals.config == row.config)]
         curve = runs.groupby(["L", "iteration"]).agg(
-            updates=("updates", "mean"), mean=("score_mean", "mean"), std=("score_mean", lambda s: s.std(ddof=0))
+            updates=("updates", "mean"),
+            mean=("score_mean", "mean"),
+            std=("score_mean", lambda s: s.std(ddof=0)),
         )
         for budget, line in curve.groupby(level="L"):
             ax = axes[row.task]
             ax.plot(line.updates, line["mean"], marker="o", markersize=3, label=f"L_test={budget}")
-            ax.fill_between(line.updates, line["mean"] - line["std"], line["mean"] + line["std"], alpha=0.2)
+            ax.fill_between(
+                line.updates, line["mean"] - line["std"], line["mean"] + line["std"], alpha=0.2
+            )
     return _finish(fig, path, "gradient steps")
 
 
@@ -70,14 +80,18 @@ def test_time_scaling(configs: pd.DataFrame, best: pd.DataFrame, path: Path) -> 
         rows = configs[(configs.task == row.task) & (configs.config == row.config)].sort_values("L")
         ax = axes[row.task]
         ax.set_title(f"{row.task}\n{row.config}", fontsize=9)
-        ax.errorbar(rows.L, rows.final_mean, yerr=rows.final_std, marker="o", capsize=3, label="final")
-        ax.errorbar(rows.L, rows.best_mean, yerr=rows.best_std, marker="s", capsize=3, ls="--", label="best")
+        ax.errorbar(
+            rows.L, rows.final_mean, yerr=rows.final_std, marker="o", capsize=3, label="final"
+        )
+        ax.errorbar(
+            rows.L, rows.best_mean, yerr=rows.best_std, marker="s", capsize=3, ls="--", label="best"
+        )
         ax.set_xticks(sorted(rows.L.unique()))
     return _finish(fig, path, "L_test (transport steps at test time)")
 
 
 def sensitivity(evals: pd.DataFrame, param: str, path: Path) -> Path:
-    """Final score vs ``param`` (mean ± std over all trials with that value), one line per L_test."""
+    """Final score vs ``param`` (mean ± std over trials with that value), a line per L_test."""
     trials = per_trial(evals).merge(evals[["trial", param]].drop_duplicates(), on="trial")
     tasks = list(dict.fromkeys(trials.task))
     fig, axes = _task_axes(tasks, f"Sensitivity to {param} (other settings averaged)")
@@ -86,7 +100,14 @@ def sensitivity(evals: pd.DataFrame, param: str, path: Path) -> Path:
         points.columns = ["mean", "std"]
         for budget, line in points.groupby(level="L"):
             values = line.index.get_level_values(param)
-            axes[task].errorbar(values, line["mean"], yerr=line["std"], marker="o", capsize=3, label=f"L_test={budget}")
+            axes[task].errorbar(
+                values,
+                line["mean"],
+                yerr=line["std"],
+                marker="o",
+                capsize=3,
+                label=f"L_test={budget}",
+            )
         _value_axis(axes[task], pd.to_numeric(rows[param]))
     return _finish(fig, path, param)
 

@@ -1,7 +1,7 @@
-"""Read Tune experiment folders into one table of evaluations (one row per trial, iteration, L_test).
+"""Read Tune experiment folders into one table of evaluations (a row per trial, iteration, L_test).
 
-Each trial folder holds Tune's ``params.json`` (the trial config) and ``result.json`` (one JSON result
-per line); the sweep's ``vgf_sweep.yaml`` (when present in a parent folder) names the suite, the task
+Each trial folder holds Tune's ``params.json`` (the trial config) and ``result.json`` (one JSON
+result per line); the sweep's ``vgf_sweep.yaml`` (in a parent folder) names the suite, the task
 of each dataset spec, and the searched keys.
 """
 
@@ -30,7 +30,7 @@ class ReportError(ValueError):
 
 
 def _metadata_for(trial_dir: Path, root: Path) -> tuple[Path, dict[str, Any]]:
-    """The experiment folder of a trial (nearest parent with a sweep metadata file) and that metadata."""
+    """A trial's experiment folder (nearest parent with sweep metadata) and that metadata."""
     for folder in [trial_dir, *trial_dir.parents]:
         if (folder / METADATA_FILE).is_file():
             return folder, yaml.safe_load((folder / METADATA_FILE).read_text()) or {}
@@ -72,6 +72,7 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
     task = task_info.get("name") or str(config.get("dataset", trial_dir.name)).split(":")[-1]
     base = {
         "suite": metadata.get("suite") or experiment_dir.name,
+        "experiment": experiment_dir.name,
         "task": task,
         "group": task_info.get("group", task),
         "trial": trial_dir.name,
@@ -85,7 +86,9 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
                 {
                     **base,
                     "iteration": result.get("training_iteration"),
-                    "updates": result.get("num_gradient_updates_lifetime", result.get("training_iteration")),
+                    "updates": result.get(
+                        "num_gradient_updates_lifetime", result.get("training_iteration")
+                    ),
                     **record,
                 }
             )
@@ -96,7 +99,7 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
 
 
 def config_keys(trials: list[pd.DataFrame]) -> list[str]:
-    """Keys that tell configurations apart: the sweep's searched keys, else keys that vary per task."""
+    """Keys that tell configurations apart: the searched keys, else keys that vary per task."""
     searched = {key for t in trials for key in (t.attrs.get("search") or [])}
     if searched:
         return sorted(searched - set(SEED_KEYS))
@@ -113,7 +116,8 @@ def config_keys(trials: list[pd.DataFrame]) -> list[str]:
 
 
 def load_evaluations(root: str | Path) -> pd.DataFrame:
-    """All evaluation rows under ``root``, with one column per configuration key and ``config``/``seed``."""
+    """All evaluation rows under ``root``, with one column per configuration key, ``config``
+    (a label, prefixed by the experiment when ``root`` holds several) and ``seed``."""
     root = Path(root)
     trials = [
         load_trial(path.parent, root)
@@ -122,7 +126,9 @@ def load_evaluations(root: str | Path) -> pd.DataFrame:
     ]
     trials = [trial for trial in trials if not trial.empty]
     if not trials:
-        raise ReportError(f"{root}: no trial with VGF evaluations (result.json with '{EVAL_KEY}') found")
+        raise ReportError(
+            f"{root}: no trial with VGF evaluations (result.json with '{EVAL_KEY}') found"
+        )
     keys = config_keys(trials)
     for trial in trials:
         params = trial.attrs["params"]
@@ -131,5 +137,7 @@ def load_evaluations(root: str | Path) -> pd.DataFrame:
         trial["config"] = ", ".join(f"{key}={params.get(key)}" for key in keys) or "default"
         trial["seed"] = params.get("seed")
     frame = pd.concat(trials, ignore_index=True)
+    if frame.experiment.nunique() > 1:  # equal searched values may hide different fixed settings
+        frame["config"] = frame.experiment + ": " + frame.config
     frame.attrs = {"config_keys": keys}
     return frame

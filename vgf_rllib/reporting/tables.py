@@ -45,16 +45,22 @@ def per_config(evals: pd.DataFrame) -> pd.DataFrame:
 
 
 def best_per_task(configs: pd.DataFrame) -> pd.DataFrame:
-    """Each task's best (config, L_test) row, plus the final score at every L_test of that config."""
-    best_l = configs.loc[configs.groupby(["suite", "task", "config"], sort=False)["final_mean"].idxmax()]
+    """Each task's best (config, L_test) row, plus that config's final score at every L_test."""
+    best_l = configs.loc[
+        configs.groupby(["suite", "task", "config"], sort=False)["final_mean"].idxmax()
+    ]
     best = best_l.loc[best_l.groupby(["suite", "task"], sort=False)["final_mean"].idxmax()]
-    by_budget = configs.pivot_table(index=["suite", "task", "config"], columns="L", values="final_mean")
+    by_budget = configs.pivot_table(
+        index=["suite", "task", "config"], columns="L", values="final_mean"
+    )
     by_budget.columns = [f"final_L{budget}" for budget in by_budget.columns]
-    return best.merge(by_budget.reset_index(), on=["suite", "task", "config"]).reset_index(drop=True)
+    return best.merge(by_budget.reset_index(), on=["suite", "task", "config"]).reset_index(
+        drop=True
+    )
 
 
 def _fmt(value: float, like: float | None = None) -> str:
-    """1 decimal for scores in % or normalized units (|x| >= 10), else 3; ``like`` picks the precision."""
+    """1 decimal for scores in % or normalized units (|x| >= 10), else 3 (precision of ``like``)."""
     if pd.isna(value):
         return "-"
     reference = value if like is None else like
@@ -95,13 +101,24 @@ def markdown_table(best: pd.DataFrame) -> str:
         )
     averages = [_fmt(best[c].mean()) for c in budgets]
     lines.append(
-        _row(["**average**", "", _fmt(best.final_mean.mean()), _fmt(best.best_mean.mean()), "", "", *averages, ""])
+        _row(
+            [
+                "**average**",
+                "",
+                _fmt(best.final_mean.mean()),
+                _fmt(best.best_mean.mean()),
+                "",
+                "",
+                *averages,
+                "",
+            ]
+        )
     )
     return "\n".join(lines)
 
 
 def group_table(best: pd.DataFrame) -> str:
-    """Markdown: average final/best score per environment group (e.g. the 5 tasks of cube-single)."""
+    """Markdown: mean final/best score per environment (e.g. the 5 tasks of cube-single)."""
     groups = best.groupby("group", sort=False).agg(
         tasks=("task", "count"), final=("final_mean", "mean"), best=("best_mean", "mean")
     )
