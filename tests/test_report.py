@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -20,7 +21,9 @@ def _raw_scores(experiment: Path) -> dict[tuple[str, float, int], list[tuple[flo
     for trial in experiment.glob("VGF_*"):
         params = json.loads((trial / "params.json").read_text())
         lines = (trial / "result.json").read_text().splitlines()
-        evals = [json.loads(line)["vgf_eval"] for line in lines if line.strip()]
+        results = [json.loads(line) for line in lines if line.strip()]
+        by_iteration = {r["training_iteration"]: r["vgf_eval"] for r in results}  # last run wins
+        evals = [by_iteration[i] for i in sorted(by_iteration)]
         for budget in params["test_flow_steps"]:
             series = [record[f"L{budget}"]["score_mean"] for record in evals]
             scores[(params["dataset"], params["step_size"], budget)].append(
@@ -80,3 +83,16 @@ def test_all_configurations_are_in_the_configs_csv(report: Path) -> None:
 def test_report_refuses_a_folder_without_results(tmp_path: Path, capsys) -> None:
     assert main(["report", str(tmp_path)]) == 2
     assert "no trial with VGF evaluations" in capsys.readouterr().err
+
+
+def test_report_works_without_sweep_metadata(tiny_sweep: Path, tmp_path: Path) -> None:
+    """A plain Tune run of VGF (no vgf_sweep.yaml): tasks from the dataset specs, configurations
+    from the keys that vary within a task."""
+    plain = tmp_path / "plain"
+    shutil.copytree(
+        tiny_sweep, plain, ignore=shutil.ignore_patterns("checkpoint_*", "vgf_sweep.yaml")
+    )
+    assert main(["report", str(plain), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "plain.csv")
+    assert sorted(table.task) == ["offset-bandit", "offset-bandit-2000"]
+    assert set(table.config) <= {"step_size=0.02", "step_size=0.2"}

@@ -16,7 +16,7 @@ from vgf_rllib.reporting.tables import per_trial  # noqa: E402
 
 SCORE_NOTE = "score: success % (OGBench), normalized return (D4RL), else raw return"
 COLUMNS = 4
-MAX_LABELLED_TICKS = 6
+MAX_LABELLED_TICKS = 4
 LEGEND_INCHES = 0.4
 
 
@@ -91,32 +91,37 @@ def test_time_scaling(configs: pd.DataFrame, best: pd.DataFrame, path: Path) -> 
 
 
 def sensitivity(evals: pd.DataFrame, param: str, path: Path) -> Path:
-    """Final score vs ``param`` (mean ± std over trials with that value), a line per L_test."""
+    """Final score vs ``param`` (mean ± std over trials with that value), a line per L_test.
+
+    Only trials that ran their task's full budget count (ASHA-stopped ones would look worse).
+    """
     trials = per_trial(evals).merge(evals[["trial", param]].drop_duplicates(), on="trial")
+    trials = trials[trials.updates == trials.groupby("task").updates.transform("max")]
     tasks = list(dict.fromkeys(trials.task))
-    fig, axes = _task_axes(tasks, f"Sensitivity to {param} (other settings averaged)")
+    fig, axes = _task_axes(tasks, f"Sensitivity to {param} (other settings averaged, full runs)")
     for task, rows in trials.groupby("task", sort=False):
         points = rows.groupby(["L", param])["final"].agg(["mean", lambda s: s.std(ddof=0)])
         points.columns = ["mean", "std"]
+        few = rows[param].nunique() <= MAX_LABELLED_TICKS
         for budget, line in points.groupby(level="L"):
-            values = line.index.get_level_values(param)
             axes[task].errorbar(
-                values,
+                line.index.get_level_values(param),
                 line["mean"],
                 yerr=line["std"],
                 marker="o",
+                linestyle="-" if few else "none",
                 capsize=3,
                 label=f"L_test={budget}",
             )
-        _value_axis(axes[task], pd.to_numeric(rows[param]))
+        _value_axis(axes[task], pd.to_numeric(rows[param]), few)
     return _finish(fig, path, param)
 
 
-def _value_axis(ax: plt.Axes, values: pd.Series) -> None:
-    """Log scale for ranges over a decade; ticks at the searched values when there are few."""
+def _value_axis(ax: plt.Axes, values: pd.Series, label_values: bool) -> None:
+    """Log scale for ranges over a decade; ticks at the values when there are few (a grid)."""
     if values.min() > 0 and values.max() / values.min() >= 10:
         ax.set_xscale("log")
         ax.minorticks_off()
-    distinct = sorted(values.unique())
-    if len(distinct) <= MAX_LABELLED_TICKS:
-        ax.set_xticks(distinct, [f"{value:g}" for value in distinct])
+    if label_values:
+        distinct = sorted(values.unique())
+        ax.set_xticks(distinct, [f"{value:.3g}" for value in distinct])

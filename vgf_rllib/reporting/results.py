@@ -60,6 +60,11 @@ def _eval_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _label(value: Any) -> str:
+    """Floats to 4 significant digits (random search draws long ones), anything else as is."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _hashable(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
@@ -93,6 +98,8 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
                 }
             )
     frame = pd.DataFrame(rows)
+    if not frame.empty:  # a trial resumed from an older checkpoint repeats iterations: last wins
+        frame = frame.drop_duplicates(["iteration", "L"], keep="last", ignore_index=True)
     search = metadata.get("search")
     frame.attrs = {"params": params, "search": search}
     return frame
@@ -134,7 +141,7 @@ def load_evaluations(root: str | Path) -> pd.DataFrame:
         params = trial.attrs["params"]
         for key in keys:
             trial[key] = params.get(key)
-        trial["config"] = ", ".join(f"{key}={params.get(key)}" for key in keys) or "default"
+        trial["config"] = ", ".join(f"{key}={_label(params.get(key))}" for key in keys) or "default"
         trial["seed"] = params.get("seed")
     frame = pd.concat(trials, ignore_index=True)
     if frame.experiment.nunique() > 1:  # equal searched values may hide different fixed settings

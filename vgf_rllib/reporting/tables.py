@@ -17,7 +17,7 @@ GROUP = ["suite", "task", "config", "L"]
 
 def per_trial(evals: pd.DataFrame) -> pd.DataFrame:
     """One row per (trial, L_test): final and best score, updates at the last evaluation."""
-    ordered = evals.sort_values("iteration")
+    ordered = evals.sort_values("iteration", kind="stable")
     keys = ["suite", "task", "group", "config", "trial", "L"]
     grouped = ordered.groupby(keys, sort=False)
     return grouped.agg(
