@@ -14,10 +14,11 @@ import pytest
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """A 2-CPU local Ray started once per test session (Ray start costs 15-30 s here)."""
+    """A 2-CPU local Ray started once per test session (Ray start costs 15-30 s here); always a new
+    one (``address="local"``), never a cluster someone started on this machine with `ray start`."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
     yield
     ray.shutdown()
 

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("tune_config", help="sweep YAML file, e.g. tune_configs/smoke.yaml")
     parser.add_argument(
-        "--address", help="Ray cluster to join, e.g. 'auto' (default: start a local Ray)"
+        "--address",
+        help="Ray cluster to join, e.g. 'auto' or '<head>:6379' (default: Ray's choice: "
+        "$RAY_ADDRESS, else the latest `ray start` cluster here, else a new local Ray)",
     )
     parser.add_argument("--max-concurrent", type=int, help="at most this many trials at once")
     parser.add_argument(
@@ -87,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.dry_run:
         return 0
+    if args.resume and args.max_concurrent is not None:
+        print("note: --max-concurrent does not apply to a resumed experiment", file=sys.stderr)
     if args.address:
         import ray
 
