@@ -31,8 +31,7 @@ TINY_SWEEP = REPO / "tests" / "data" / "sweep_tiny.yaml"
 def tiny_sweep(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/data/sweep_tiny.yaml run for real: its driver (a second process on the test session's
     Ray) is interrupted with SIGINT after the first checkpoint, then the sweep is resumed to the
-    end.
-    Returns the experiment folder."""
+    end. Returns the experiment folder."""
     import ray
 
     from vgf_rllib.cli import main
@@ -60,6 +59,7 @@ def tiny_sweep(ray_session: None, tmp_path_factory: pytest.TempPathFactory) -> P
             assert driver.poll() is None and time.monotonic() < deadline, log.read_text()[-4000:]
             time.sleep(0.5)
         driver.send_signal(signal.SIGINT)
-        driver.wait(timeout=120)
+        assert driver.wait(timeout=120) == 1
+    assert "interrupted: continue with the same command plus --resume" in log.read_text()
     assert main(["sweep", str(TINY_SWEEP), "--storage", str(storage), "--resume"]) == 0
     return storage / "sweep_tiny"

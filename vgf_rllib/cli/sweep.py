@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vgf_rllib.tuning import SweepSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,11 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _grid_size(spec) -> int:
+def _grid_size(spec: SweepSpec) -> int:
     return math.prod(len(dim.values) for dim in spec.search.values() if dim.kind == "grid")
 
 
-def _print_plan(spec, storage: str) -> None:
+def _print_plan(spec: SweepSpec, storage: str) -> None:
     from vgf_rllib import VGFConfig
     from vgf_rllib.sweep import experiment_path, trial_resources
 
@@ -100,9 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, FileExistsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # finished: stopped by its budget or the scheduler (Tune marks that result `done`)
+    finished = sum(bool((result.metrics or {}).get("done")) for result in results)
+    failed = results.num_errors
     print(
-        f"{len(results)} trial(s), {len(results.errors)} failed; "
+        f"{finished} of {len(results)} trial(s) finished, {failed} failed; "
         f"results in {results.experiment_path}"
     )
     print(f"report: vgf-rllib report {results.experiment_path}")
-    return 1 if results.errors else 0
+    if finished + failed < len(results):
+        print("interrupted: continue with the same command plus --resume", file=sys.stderr)
+    return 0 if finished == len(results) else 1
