@@ -26,7 +26,7 @@ free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1"
 GCS_PORT=$(free_port)
 DASHBOARD_PORT=$(free_port)
 AGENT_PORT=$(free_port)
-TEMP_DIR=$(mktemp -d /tmp/vgf-ray-XXXXXX)
+TEMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/vgf-ray-XXXXXX")  # keep it short: Ray socket paths
 mkdir -p "$OUT_DIR"
 
 echo "== starting a Ray head on 127.0.0.1:$GCS_PORT (dashboard 127.0.0.1:$DASHBOARD_PORT)"
