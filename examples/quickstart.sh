@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: set up, generate a reduced OGBench pointmaze dataset offline with
 # OGBench's own oracle, train VGF on it for a short budget and evaluate every L_test.
-# Knobs (environment variables): EPISODES (100), ITERATIONS (6), UPDATES (500), EVAL_EPISODES (10),
+# Knobs (environment variables): EPISODES (100), ITERATIONS (4), UPDATES (500), EVAL_EPISODES (10),
 # RUN_DIR (runs/quickstart), VGF_OGBENCH_DIR (data/ogbench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ if [ ! -f "$VGF_OGBENCH_DIR/$DATASET.npz" ]; then
   .venv/bin/vgf-rllib data generate "$DATASET" --episodes "${EPISODES:-100}" --dir "$VGF_OGBENCH_DIR"
 fi
 .venv/bin/vgf-rllib train --dataset "$TASK" \
-  --iterations "${ITERATIONS:-6}" --updates-per-iteration "${UPDATES:-500}" \
-  --set critic_hidden_layers=[256,256] --set sampler_hidden_layers=[256,256] \
+  --iterations "${ITERATIONS:-4}" --updates-per-iteration "${UPDATES:-500}" \
+  --set critic_hidden_layers=[128,128] --set sampler_hidden_layers=[128,128] \
   --set sampler_euler_steps=5 \
   --eval-episodes "${EVAL_EPISODES:-10}" --output "${RUN_DIR:-runs/quickstart}"
