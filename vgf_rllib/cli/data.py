@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="generate an OGBench dataset offline",
         description="Generate an OGBench dataset with OGBench's environments and scripted "
-        "oracles, following its published recipe (episode count and length, noise), plus 10%% "
+        "oracles, following its published recipe (episode count and length, noise), plus 10% "
         "validation episodes. Writes <dataset>.npz and <dataset>-val.npz, which the "
         "'ogbench:<env>-<dataset>-singletask[-taskN]-v0' loader reads. antmaze, humanoidmaze and "
         "antsoccer need downloaded expert policies and are refused.",
