@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+def _refuse_network(*args, **kwargs):
+    raise AssertionError("tests must not touch the network")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any test that opens a URL or connects a socket (the data loaders must not download)."""
+    monkeypatch.setattr(urllib.request, "urlopen", _refuse_network)
+    monkeypatch.setattr(socket.socket, "connect", _refuse_network)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import urllib.request
 
 import gymnasium as gym
 import numpy as np
@@ -25,14 +23,7 @@ HOPPER_LIKE = "test/inverted-pendulum/random-v0"  # terminations
 REF_MIN, REF_MAX = -1500.0, -100.0
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError("tests must not touch the network")
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
-    monkeypatch.setattr(socket.socket, "connect", _no_network)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def _collect(env_id: str, dataset_id: str, episodes: int, steps: int, **refs: float) -> None:

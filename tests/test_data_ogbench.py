@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
-import urllib.request
 
 import numpy as np
 import pytest
@@ -27,14 +25,7 @@ MAZE = "pointmaze-medium-navigate-v0"
 CUBE = "cube-single-play-v0"
 
 
-def _no_network(*args, **kwargs):
-    raise AssertionError("tests must not touch the network")
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
-    monkeypatch.setattr(socket.socket, "connect", _no_network)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 def run_data_cli(*args: str) -> int:
