@@ -2,7 +2,8 @@
 # The README's main command: set up, generate a reduced OGBench pointmaze dataset offline with
 # OGBench's own oracle, train VGF on it for a short budget and evaluate every L_test.
 # Knobs (environment variables): EPISODES (100), ITERATIONS (4), UPDATES (500), EVAL_EPISODES (10),
-# RUN_DIR (runs/quickstart), VGF_OGBENCH_DIR (data/ogbench).
+# RUN_DIR (runs/quickstart), VGF_OGBENCH_DIR (data/ogbench), EXTRA_ARGS (more `train` options,
+# e.g. "--set num_gpus_per_learner=1").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
@@ -15,5 +16,5 @@ fi
 .venv/bin/vgf-rllib train --dataset "$TASK" \
   --iterations "${ITERATIONS:-4}" --updates-per-iteration "${UPDATES:-500}" \
   --set critic_hidden_layers=[128,128] --set sampler_hidden_layers=[128,128] \
-  --set sampler_euler_steps=5 \
+  --set sampler_euler_steps=5 ${EXTRA_ARGS:-} \
   --eval-episodes "${EVAL_EPISODES:-10}" --output "${RUN_DIR:-runs/quickstart}"

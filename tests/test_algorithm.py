@@ -233,3 +233,29 @@ def test_module_acts_through_rllib_forward_inference_under_no_grad(trained_demo_
         actions = trained_demo_module.forward_inference({Columns.OBS: obs})[Columns.ACTIONS]
     assert actions.shape == (5, 2) and actions.abs().max() <= 1.0
     assert all(p.grad is None for p in trained_demo_module.parameters())
+
+
+def test_cli_reports_bad_input_without_writing(tmp_path, capsys, monkeypatch):
+    from vgf_rllib.cli import main
+
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, observations=np.zeros((4, 3), np.float32))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(bad), "--env", ENV_SPEC, "--output", str(out)]) == 2
+    assert "missing field(s)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["train", "--dataset", DATASET_SPEC, "--set", "num_particles=0", "--output", str(out)]) == 2
+    assert "num_particles must be an int >= 1" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nowhere"), "--env", ENV_SPEC]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_cli_evaluate_accepts_a_relative_run_dir(tmp_path, monkeypatch, capsys):
+    from vgf_rllib.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    algo = small_config().build_algo()
+    algo.save_to_path(str(tmp_path / "run" / "checkpoints" / "iter_000001"))
+    algo.stop()
+    assert main(["evaluate", "run", "--env", ENV_SPEC, "--episodes", "2", "--test-flow-steps", "1"]) == 0
+    assert "L_test" in capsys.readouterr().out

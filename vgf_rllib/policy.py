@@ -31,8 +31,8 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 
 def module_dir(path: str | Path) -> Path:
-    """Resolve a run dir, an algorithm checkpoint or a module dir to the module dir."""
-    path = Path(path).expanduser()
+    """Resolve a run dir, an algorithm checkpoint or a module dir to the (absolute) module dir."""
+    path = Path(path).expanduser().resolve()
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint or run directory")
     if (path / CHECKPOINTS_SUBDIR).is_dir():

@@ -6,7 +6,8 @@ Spec section 4. Nothing here touches the network.
 from __future__ import annotations
 
 import argparse
-import sys
+
+from vgf_rllib.cli.output import report_error
 
 DIR_HELP = "OGBench dataset directory (default: $VGF_OGBENCH_DIR, else ~/.ogbench/data)"
 
@@ -111,11 +112,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.set_defaults(func=run_check)
 
 
-def _error(message: object) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
 def run_generate(args: argparse.Namespace) -> int:
     from vgf_rllib.data import DatasetError
     from vgf_rllib.data.ogbench_generate import generate
@@ -135,7 +131,7 @@ def run_generate(args: argparse.Namespace) -> int:
         if not args.no_verify:
             print(verify(args.dataset, dataset_dir=args.dir).summary())
     except DatasetError as error:
-        return _error(error)
+        return report_error(error, code=1)
     return 0
 
 
@@ -200,7 +196,7 @@ def run_check(args: argparse.Namespace) -> int:
             check_against_spaces(dataset, env.observation_space, env.action_space)
             env.close()
     except (DatasetError, EnvSpecError) as error:
-        return _error(error)
+        return report_error(error, code=1)
     rewards = dataset.rewards
     print(
         f"{dataset.source}: {len(dataset)} transitions, obs dim {dataset.observation_dim}, "

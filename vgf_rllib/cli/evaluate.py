@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from vgf_rllib.cli.output import budget_records, print_budget_table
+from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,16 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if any(steps < 0 for steps in args.test_flow_steps):
+        return report_error(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
+    if args.episodes < 1:
+        return report_error(f"--episodes must be >= 1, got {args.episodes}")
+    try:
+        return evaluate_checkpoint(args)
+    except ValueError as error:  # bad checkpoint, env spec or test-time setting
+        return report_error(error)
+
+
+def evaluate_checkpoint(args: argparse.Namespace) -> int:
     from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
     from vgf_rllib.policy import load_policy, run_info
 
-    if any(steps < 0 for steps in args.test_flow_steps):
-        raise SystemExit(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
-    if args.episodes < 1:
-        raise SystemExit(f"--episodes must be >= 1, got {args.episodes}")
     env = args.env or run_info(args.checkpoint).get("env")
     if not env:
-        raise SystemExit(f"{args.checkpoint}: no run.json names the env; pass --env")
+        return report_error(f"{args.checkpoint}: no run.json names the env; pass --env")
     module = load_policy(args.checkpoint)
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,

@@ -1,7 +1,8 @@
-"""Terminal output shared by the CLI commands: the per-budget results table."""
+"""Terminal output shared by the CLI commands: the per-budget results table, error lines."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 COLUMNS = (
@@ -45,3 +46,9 @@ def format_budget_table(entry: dict[str, Any]) -> str:
 
 def print_budget_table(entry: dict[str, Any], *, title: str) -> None:
     print(f"\n{title}\n{format_budget_table(entry)}\n(* best L_test; L_test = 0 is best-of-N)")
+
+
+def report_error(message: object, *, code: int = 2) -> int:
+    """Print ``error: <message>`` to stderr and return the exit code (bad input: 2)."""
+    print(f"error: {message}", file=sys.stderr)
+    return code

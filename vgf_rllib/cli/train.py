@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from vgf_rllib.cli.output import print_budget_table
+from vgf_rllib.cli.output import print_budget_table, report_error
 
 EPILOG = """\
 VGF fields for --set (defaults from the paper's code, spec section 3):
@@ -104,25 +104,34 @@ def default_env_for(dataset: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     import ray
-    from tqdm.auto import tqdm
 
     from vgf_rllib import VGFConfig
-    from vgf_rllib.policy import CHECKPOINTS_SUBDIR, RUN_INFO_FILE
 
     env = args.env or default_env_for(args.dataset)
-    config = (
-        VGFConfig()
-        .offline_dataset(dataset=args.dataset)
-        .training(updates_per_iteration=args.updates_per_iteration)
-        .apply_overrides(parse_overrides(args.overrides))
-    )
-    if env:
-        config.environment(env)
+    try:
+        config = (
+            VGFConfig()
+            .offline_dataset(dataset=args.dataset)
+            .training(updates_per_iteration=args.updates_per_iteration)
+            .apply_overrides(parse_overrides(args.overrides))
+        )
+        if env:
+            config.environment(env)
+        config.validate()
+        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        algo = config.build_algo()  # loads and validates the dataset
+    except ValueError as error:  # bad --set value, dataset or env: nothing written yet
+        return report_error(error)
+    return train_and_evaluate(args, algo, env)
+
+
+def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> int:
+    from tqdm.auto import tqdm
+
+    from vgf_rllib.policy import CHECKPOINTS_SUBDIR, RUN_INFO_FILE
+
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
-    config.validate()
-    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    algo = config.build_algo()
     (output / RUN_INFO_FILE).write_text(
         json.dumps({"dataset": args.dataset, "env": env, "overrides": args.overrides}, indent=2)
     )
