@@ -12,6 +12,7 @@ import torch
 from vgf_rllib import VGF, VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
+from demo_training import train_demo_module
 from vgf_rllib.policy import MODULE_SUBDIR, CheckpointError, load_policy
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -82,26 +83,7 @@ def test_targets_get_no_gradients_and_move_by_tau_every_step():
 @pytest.fixture(scope="module")
 def trained_demo_module():
     """VGF trained on the demo task (best actions beside the data's main mode)."""
-    config = (
-        VGFConfig()
-        .environment(ENV_SPEC)
-        .offline_dataset(dataset=DATASET_SPEC)
-        .training(
-            critic_hidden_layers=[64, 64],
-            sampler_hidden_layers=[64, 64],
-            updates_per_iteration=200,
-            train_batch_size_per_learner=128,
-            sampler_euler_steps=5,
-        )
-        .debugging(seed=0)
-    )
-    algo = config.build_algo()
-    for _ in range(3):
-        result = algo.train()
-    assert result["num_gradient_updates_lifetime"] == 600
-    module = algo.get_policy_module()
-    algo.stop()
-    return module
+    return train_demo_module(seed=0, updates_per_iteration=200)
 
 
 def _mean_and_se(result) -> tuple[float, float]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vgf_rllib import VGFConfig
-from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+from demo_training import train_demo_module
+from vgf_rllib.demo import ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
@@ -17,32 +17,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_session")]
 SEEDS = (1, 2, 3)
 
 
-def train_demo(seed: int):
-    config = (
-        VGFConfig()
-        .environment(ENV_SPEC)
-        .offline_dataset(dataset=DATASET_SPEC)
-        .training(
-            critic_hidden_layers=[64, 64],
-            sampler_hidden_layers=[64, 64],
-            updates_per_iteration=300,
-            train_batch_size_per_learner=128,
-            sampler_euler_steps=5,
-        )
-        .debugging(seed=seed)
-    )
-    algo = config.build_algo()
-    for _ in range(3):
-        algo.train()
-    module = algo.get_policy_module()
-    algo.stop()
-    return module
-
-
 def test_ordering_holds_for_every_training_seed():
     scores = []
     for seed in SEEDS:
-        module = train_demo(seed)
+        module = train_demo_module(seed=seed, updates_per_iteration=300)
         vgf, best_of_n = evaluate_budgets(module, ENV_SPEC, [2, 0], 300, seed=seed)
         (bc,) = evaluate_budgets(module, ENV_SPEC, [0], 300, num_particles=1, seed=seed)
         scores.append((vgf.return_mean, best_of_n.return_mean, bc.return_mean))

@@ -1,0 +1,32 @@
+"""Training VGF on the built-in demo task, shared by the learning tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vgf_rllib import VGFConfig
+from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+
+
+def train_demo_module(*, seed: int, updates_per_iteration: int, iterations: int = 3) -> Any:
+    """Train small networks on ``demo:offset-bandit``; return a CPU copy of the module."""
+    config = (
+        VGFConfig()
+        .environment(ENV_SPEC)
+        .offline_dataset(dataset=DATASET_SPEC)
+        .training(
+            critic_hidden_layers=[64, 64],
+            sampler_hidden_layers=[64, 64],
+            updates_per_iteration=updates_per_iteration,
+            train_batch_size_per_learner=128,
+            sampler_euler_steps=5,
+        )
+        .debugging(seed=seed)
+    )
+    algo = config.build_algo()
+    for _ in range(iterations):
+        result = algo.train()
+    assert result["num_gradient_updates_lifetime"] == iterations * updates_per_iteration
+    module = algo.get_policy_module()
+    algo.stop()
+    return module
