@@ -241,3 +241,22 @@ def test_cli_evaluate_accepts_a_relative_run_dir(tmp_path, monkeypatch, capsys):
     algo.stop()
     assert main(["evaluate", "run", "--env", ENV_SPEC, "--episodes", "2", "--test-flow-steps", "1"]) == 0
     assert "L_test" in capsys.readouterr().out
+
+
+def test_two_learners_sample_different_data_and_stay_in_sync():
+    algo = small_config().learners(num_learners=2).build_algo()
+    algo.train()
+    states = [
+        call.get()
+        for call in algo.learner_group.foreach_learner(
+            lambda learner: (
+                int(learner._index_generator.initial_seed()),
+                [p.detach().clone() for p in learner.module["default_policy"].unwrapped().parameters()],
+            )
+        )
+    ]
+    algo.stop()
+    (seed_a, weights_a), (seed_b, weights_b) = states
+    assert seed_a != seed_b  # each learner draws its own i.i.d. minibatches
+    for a, b in zip(weights_a, weights_b):  # DDP keeps the replicas identical
+        assert torch.equal(a, b)
