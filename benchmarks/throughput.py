@@ -17,6 +17,7 @@ import torch
 
 from vgf_rllib.core import ParticlePolicySettings, TransportSettings, TwinCritic, VelocityField
 from vgf_rllib.core.losses import vgf_losses
+from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.demo import DATASET_SPEC, make_demo_arrays
 
 TRANSITIONS = 20_000
@@ -64,9 +65,7 @@ def bare_loop_updates_per_second(cfg: BenchConfig, device: str, updates: int) ->
         (losses["critic_loss"] + losses["flow_loss"]).backward()
         critic_opt.step()
         sampler_opt.step()
-        with torch.no_grad():
-            for p, tp in zip(critic.parameters(), target.parameters()):
-                tp.mul_(1 - 0.005).add_(p, alpha=0.005)
+        polyak_update(critic, target, 0.005)
 
     for _ in range(5):
         step()

@@ -7,7 +7,7 @@ import torch
 
 from vgf_rllib.core.flow import flow_matching_loss, sample_flow
 from vgf_rllib.core.losses import aggregate_particles, td_target, twin_critic_loss, vgf_losses
-from vgf_rllib.core.networks import TwinCritic, VelocityField
+from vgf_rllib.core.networks import TwinCritic, VelocityField, polyak_update
 from vgf_rllib.core.policy import ParticlePolicySettings, act
 from vgf_rllib.core.selection import select_action
 from vgf_rllib.core.transport import TransportSettings
@@ -131,3 +131,12 @@ def test_act_returns_in_bound_actions_and_needs_no_param_grads():
     assert all(p.grad is None for p in critic.parameters())
     with pytest.raises(ValueError, match="num_particles"):
         ParticlePolicySettings(0, 2, TransportSettings(steps=1, step_size=0.1))
+
+
+def test_polyak_update_moves_target_by_tau():
+    torch.manual_seed(0)
+    main, target = TwinCritic(3, 2, [8]), TwinCritic(3, 2, [8])
+    before = [p.detach().clone() for p in target.parameters()]
+    polyak_update(main, target, 0.1)
+    for b, m, t in zip(before, main.parameters(), target.parameters()):
+        assert torch.allclose(t, 0.9 * b + 0.1 * m, atol=1e-7)

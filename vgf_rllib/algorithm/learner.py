@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
-from ray.rllib.core.learner.utils import update_target_network
 from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
 from vgf_rllib.core.losses import vgf_losses
+from vgf_rllib.core.networks import polyak_update
 
 CRITIC_OPTIMIZER = "critic"
 SAMPLER_OPTIMIZER = "sampler"
@@ -81,7 +81,7 @@ class VGFTorchLearner(TorchLearner):
             module = self.module[module_id].unwrapped()
             tau = self.config.get_config_for_module(module_id).tau
             for main, target in module.get_target_network_pairs():
-                update_target_network(main_net=main, target_net=target, tau=tau)
+                polyak_update(main, target, tau)
 
     def load_resident_dataset(
         self,

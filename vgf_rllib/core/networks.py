@@ -51,3 +51,10 @@ class VelocityField(nn.Module):
     def forward(self, obs: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``t`` has the leading shape of ``x`` (one time per row), without the action dim."""
         return self.net(torch.cat([obs, x, t.unsqueeze(-1)], dim=-1))
+
+
+@torch.no_grad()
+def polyak_update(main: nn.Module, target: nn.Module, tau: float) -> None:
+    """target <- tau * main + (1 - tau) * target, in place on every parameter (spec 2.4)."""
+    for target_param, main_param in zip(target.parameters(), main.parameters()):
+        target_param.lerp_(main_param, tau)
