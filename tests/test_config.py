@@ -25,6 +25,7 @@ SPEC_DEFAULTS = {
     "particle_agg": "mean",
     "action_selection": "argmax",
     "test_flow_steps": [0, 1, 2, 3],
+    "eval_episodes": 50,
 }
 
 

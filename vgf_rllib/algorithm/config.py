@@ -91,7 +91,7 @@ class VGFConfig(AlgorithmConfig):
         self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
         self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
-        self.eval_episodes = 10               # episodes per L_test and evaluation
+        self.eval_episodes = 50               # episodes per L_test and evaluation (spec 3)
         self.eval_num_particles = None        # N at test time (None: num_particles)
         self.eval_step_size = None            # eps at test time (None: step_size)
         # fmt: on

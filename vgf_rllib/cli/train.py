@@ -17,7 +17,7 @@ VGF fields for --set (defaults from the paper's code, spec section 3):
   num_particles=10  step_size=0.1  alpha=1.0  train_flow_steps=1  test_flow_steps=[0,1,2,3]
   sampler_euler_steps=10  particle_optimizer=adam|sgd  score_twin_agg=mean|min
   target_twin_agg=min|mean  particle_agg=mean|max  action_selection=argmax|softmax|random
-  selection_temperature=1.0  updates_per_iteration=1000  eval_interval=0  eval_episodes=10
+  selection_temperature=1.0  updates_per_iteration=1000  eval_interval=0  eval_episodes=50
   critic_hidden_layers=[512,512,512,512]  sampler_hidden_layers=[512,512,512,512]
   critic_lr=3e-4  sampler_lr=3e-4  tau=0.005  inference_flow_steps=null
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
