@@ -48,18 +48,17 @@ def unsquash_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
 
 def run_episodes(
     policy: Callable[[np.ndarray], np.ndarray],
-    env_factory: Callable[[], gym.Env],
+    envs: Sequence[gym.Env],
     episodes: int,
     *,
     seed: int = 0,
     progress: tqdm | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Play ``episodes`` episodes; episode e resets with ``seed + e``.
+    """Play ``episodes`` episodes in lockstep on ``envs``; episode e resets with ``seed + e``.
 
     ``policy`` maps a batch of observations to actions in [-1, 1]. Returns episode returns
     and, where the env reports ``info["success"]``, the final success flags (else None).
     """
-    envs = [env_factory() for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
     returns = np.zeros(episodes)
     successes: list[float | None] = [None] * episodes
     next_episode = 0
@@ -95,8 +94,6 @@ def run_episodes(
                 if progress is not None:
                     progress.update(1)
                 start(i)
-    for env in envs:
-        env.close()
     if all(s is None for s in successes):
         return returns, None
     return returns, np.array([0.0 if s is None else s for s in successes])
@@ -127,34 +124,44 @@ def evaluate_budgets(
 
     results = []
     saved = module.acting
+    envs = [make_env(env_spec) for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
     total = episodes * len(test_flow_steps)
-    with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
-        for flow_steps in test_flow_steps:
-            module.set_test_time_budget(
-                flow_steps=flow_steps, num_particles=num_particles, step_size=step_size
-            )
-            torch.manual_seed(seed)
-            returns, success = run_episodes(
-                policy, lambda: make_env(env_spec), episodes, seed=seed, progress=progress
-            )
-            if success is not None:
-                scores = 100.0 * success
-            else:
-                normalized = normalized_score(env_spec, returns)
-                scores = returns if normalized is None else normalized
-            results.append(
-                BudgetResult(
-                    test_flow_steps=int(flow_steps),
-                    episodes=episodes,
-                    return_mean=float(returns.mean()),
-                    return_std=float(returns.std()),
-                    score_mean=float(np.mean(scores)),
-                    score_std=float(np.std(scores)),
-                    success_rate=None if success is None else float(success.mean()),
+    try:
+        with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
+            for flow_steps in test_flow_steps:
+                module.set_test_time_budget(
+                    flow_steps=flow_steps, num_particles=num_particles, step_size=step_size
                 )
-            )
-    module.acting = saved
+                torch.manual_seed(seed)
+                returns, success = run_episodes(
+                    policy, envs, episodes, seed=seed, progress=progress
+                )
+                results.append(_budget_result(env_spec, flow_steps, returns, success))
+    finally:
+        module.acting = saved
+        for env in envs:
+            env.close()
     return results
+
+
+def _budget_result(
+    env_spec: str, flow_steps: int, returns: np.ndarray, success: np.ndarray | None
+) -> BudgetResult:
+    """Summarize one budget's episodes; the score follows :func:`evaluate_budgets`."""
+    if success is not None:
+        scores = 100.0 * success
+    else:
+        normalized = normalized_score(env_spec, returns)
+        scores = returns if normalized is None else normalized
+    return BudgetResult(
+        test_flow_steps=int(flow_steps),
+        episodes=len(returns),
+        return_mean=float(returns.mean()),
+        return_std=float(returns.std()),
+        score_mean=float(np.mean(scores)),
+        score_std=float(np.std(scores)),
+        success_rate=None if success is None else float(success.mean()),
+    )
 
 
 def results_by_budget(results: Sequence[BudgetResult]) -> dict[str, Any]:

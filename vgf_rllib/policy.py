@@ -57,8 +57,6 @@ def load_policy(path: str | Path) -> Any:
     directory = module_dir(path)
     try:
         return RLModule.from_checkpoint(directory)
-    except CheckpointError:
-        raise
     except Exception as error:  # RLlib/pickle/torch raise many types for broken files
         raise CheckpointError(
             f"{directory}: cannot load the VGF module ({type(error).__name__}: {error}); "

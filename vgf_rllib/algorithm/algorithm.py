@@ -35,14 +35,16 @@ from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
 EVAL_RESULTS = "vgf_eval"
 
 
-def spaces_for(config: VGFConfig, dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
-    """Observation/action spaces: the eval env's when there is one, else from the data."""
-    if config.env:
-        env = make_env(config.env)
-        obs_space, action_space = env.observation_space, env.action_space
-        env.close()
-        check_against_spaces(dataset, obs_space, action_space)
-        return obs_space, action_space
+def env_spaces(env_spec: str) -> tuple[gym.Space, gym.Space]:
+    """Observation and action spaces of the evaluation env ``env_spec``."""
+    env = make_env(env_spec)
+    spaces = env.observation_space, env.action_space
+    env.close()
+    return spaces
+
+
+def dataset_spaces(dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
+    """Spaces implied by the data alone: unbounded observations, actions in [-1, 1]."""
     obs_space = gym.spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
     return obs_space, action_space
@@ -56,27 +58,27 @@ class VGF(Algorithm):
         return VGFConfig()
 
     def setup(self, config: Any) -> None:
-        dataset = self._load_dataset(self.config)
         prepared = self.config.copy(copy_frozen=False)
-        if not prepared.env and dataset.metadata.get("env_spec"):
+        spaces = env_spaces(prepared.env) if prepared.env else None
+        dataset = self._load_dataset(prepared, action_space=spaces[1] if spaces else None)
+        if spaces is None and dataset.metadata.get("env_spec"):
             prepared.environment(dataset.metadata["env_spec"])  # the dataset's own env
-        obs_space, action_space = spaces_for(prepared, dataset)
-        prepared.environment(observation_space=obs_space, action_space=action_space)
+            spaces = env_spaces(prepared.env)
+        if spaces is None:
+            spaces = dataset_spaces(dataset)
+        else:
+            check_against_spaces(dataset, *spaces)
+        prepared.environment(observation_space=spaces[0], action_space=spaces[1])
         prepared.freeze()
         self.config = prepared
         super().setup(prepared)
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
         arrays = dataset.as_dict()
         self._on_every_learner(lambda learner: learner.load_resident_dataset(arrays, *stats))
-        self.dataset_size = len(dataset)
 
     @staticmethod
-    def _load_dataset(config: VGFConfig) -> OfflineDataset:
-        action_space = None
-        if config.rescale_actions and config.env:
-            env = make_env(config.env)
-            action_space = env.action_space
-            env.close()
+    def _load_dataset(config: VGFConfig, *, action_space: gym.Space | None) -> OfflineDataset:
+        """Load ``config.dataset``; ``action_space`` (the eval env's) serves rescale_actions."""
         options: dict[str, Any] = {}
         if config.dataset_dir:
             options["dataset_dir"] = config.dataset_dir

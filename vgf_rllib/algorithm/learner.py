@@ -88,11 +88,8 @@ class VGFTorchLearner(TorchLearner):
         arrays: dict[str, np.ndarray],
         obs_mean: np.ndarray | None = None,
         obs_std: np.ndarray | None = None,
-    ) -> int:
-        """Copy the transitions to this learner's device (normalized if stats are given).
-
-        Returns the number of transitions held.
-        """
+    ) -> None:
+        """Copy the transitions to this learner's device (normalized if stats are given)."""
         module = self.module[DEFAULT_MODULE_ID].unwrapped()
         if obs_mean is not None:
             module.set_observation_statistics(obs_mean, obs_std)
@@ -103,7 +100,6 @@ class VGFTorchLearner(TorchLearner):
         for name in ("observations", "next_observations"):
             data[name] = module.normalize_observations(data[name])
         self._data = data
-        return int(data["observations"].shape[0])
 
     def train_on_resident_data(self, num_updates: int) -> dict[str, Any]:
         """Run ``num_updates`` gradient steps on i.i.d. minibatches; return reduced metrics."""
