@@ -18,7 +18,8 @@ from vgf_rllib.data import (
 from vgf_rllib.data.ogbench_catalog import parse_dataset_name, parse_singletask_name
 from vgf_rllib.data.ogbench_generate import generate, recipe_for
 from vgf_rllib.data.ogbench_verify import verify
-from vgf_rllib.envs import make_env, normalized_score
+from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing, make_ogbench_env
+from vgf_rllib.envs import EnvSpecError, make_env, normalized_score
 
 pytest.importorskip("ogbench")
 MAZE = "pointmaze-medium-navigate-v0"
@@ -254,3 +255,37 @@ def test_eval_env_reports_success(data_dir):
     assert observation.shape == (dataset.observation_dim,)
     assert normalized_score("ogbench:pointmaze-medium-navigate-singletask-v0", np.zeros(3)) is None
     env.close()
+
+
+@pytest.mark.parametrize(
+    "name", ["pointmaze-medium-navigate-singletask-v0", "cube-single-play-singletask-v0"]
+)
+def test_eval_env_success_timing_choice(name):
+    default = make_ogbench_env(name)
+    assert env_success_timing(default) in SUCCESS_TIMINGS  # ogbench's own default ("pre" >= 1.2)
+    default.close()
+    for timing in SUCCESS_TIMINGS:
+        env = make_env(f"ogbench:{name}", success_timing=timing)
+        assert env_success_timing(env) == timing == env.unwrapped._success_timing
+        env.reset(seed=0)
+        assert "success" in env.step(env.action_space.sample())[-1]
+        env.close()
+    with pytest.raises(EnvSpecError, match=r"must be one of \['pre', 'post'\].*'later'"):
+        make_env(f"ogbench:{name}", success_timing="later")
+
+
+def test_success_timing_judges_the_state_before_or_after_the_step():
+    """Step from just outside the goal radius to inside it: 'pre' judges the state before the
+    step (no success yet), 'post' the next state (success, as in ogbench 1.1.0)."""
+    flags = {}
+    for timing in SUCCESS_TIMINGS:
+        env = make_ogbench_env("pointmaze-medium-navigate-singletask-v0", success_timing=timing)
+        env.reset(seed=0)
+        base = env.unwrapped
+        goal = np.asarray(base.cur_goal_xy)
+        base.set_xy(goal + [base._goal_tol + 0.05, 0.0])
+        _, reward, terminated, _, info = env.step(np.array([-1.0, 0.0]))
+        assert np.linalg.norm(base.get_xy() - goal) < base._goal_tol  # inside after the step
+        flags[timing] = (bool(info["success"]), bool(terminated), float(reward))
+        env.close()
+    assert flags == {"pre": (False, False, -1.0), "post": (True, True, 0.0)}

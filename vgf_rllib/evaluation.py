@@ -2,11 +2,13 @@
 
 Every budget plays the same episodes (same env seeds), so budgets differ only by L_test.
 Environments run in lockstep so each step is one batched particle-flow call.
+:data:`EVAL_EPISODES` (50, the paper's protocol) is the number of episodes per L_test wherever
+a number is reported (config, ``vgf-rllib train`` and ``vgf-rllib evaluate``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
 import gymnasium as gym
@@ -14,9 +16,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing
 from vgf_rllib.envs import make_env, normalized_score
 
 MAX_PARALLEL_ENVS = 16
+#: episodes per L_test and evaluation (the paper's protocol, spec section 3)
+EVAL_EPISODES = 50
+#: env spec prefix of the suite whose success timing can be chosen
+OGBENCH_PREFIX = "ogbench:"
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,13 @@ class BudgetResult:
     score_mean: float
     score_std: float
     success_rate: float | None = None
+    success_timing: str | None = None  # OGBench envs only: "pre" or "post"
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
-        if self.success_rate is None:
-            del record["success_rate"]
+        for key in ("success_rate", "success_timing"):
+            if record[key] is None:
+                del record[key]
         return record
 
 
@@ -109,11 +118,14 @@ def evaluate_budgets(
     step_size: float | None = None,
     seed: int = 0,
     show_progress: bool = False,
+    success_timing: str | None = None,
 ) -> list[BudgetResult]:
     """Score a VGF module at each L_test in ``test_flow_steps`` on the same episodes.
 
-    ``score`` is the success rate in % where the env reports success (OGBench), else the
-    benchmark's normalized score (D4RL via Minari), else the raw return.
+    ``score`` is the success rate in % where the env reports success (OGBench, AntMaze), else
+    the benchmark's normalized score (D4RL via Minari), else the raw return.
+    ``success_timing`` ("pre"/"post", OGBench only; None: ogbench's default) is passed to the
+    env, and every record of an OGBench env names the timing the env used.
     """
     module.eval()
     device = next(module.parameters()).device
@@ -122,9 +134,11 @@ def evaluate_budgets(
         tensor = torch.as_tensor(obs, device=device)
         return module.compute_actions(tensor).detach().cpu().numpy()
 
+    env_kwargs = success_timing_kwargs(env_spec, success_timing)
     results = []
     saved = module.acting
-    envs = [make_env(env_spec) for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
+    envs = [make_env(env_spec, **env_kwargs) for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
+    timing = used_success_timing(env_spec, envs[0])
     total = episodes * len(test_flow_steps)
     try:
         with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
@@ -136,12 +150,37 @@ def evaluate_budgets(
                 returns, success = run_episodes(
                     policy, envs, episodes, seed=seed, progress=progress
                 )
-                results.append(_budget_result(env_spec, flow_steps, returns, success))
+                result = _budget_result(env_spec, flow_steps, returns, success)
+                results.append(replace(result, success_timing=timing))
     finally:
         module.acting = saved
         for env in envs:
             env.close()
     return results
+
+
+def success_timing_kwargs(env_spec: str, success_timing: str | None) -> dict[str, Any]:
+    """Env kwargs for ``success_timing``; a clear ValueError for bad values or non-OGBench envs."""
+    if success_timing is None:
+        return {}
+    if success_timing not in SUCCESS_TIMINGS:
+        raise ValueError(
+            f"success_timing must be one of {list(SUCCESS_TIMINGS)} or None (ogbench's default), "
+            f"got {success_timing!r}"
+        )
+    if not env_spec.startswith(OGBENCH_PREFIX):
+        raise ValueError(
+            f"success_timing applies to OGBench envs ('{OGBENCH_PREFIX}<name>') only, "
+            f"not to '{env_spec}'"
+        )
+    return {"success_timing": success_timing}
+
+
+def used_success_timing(env_spec: str, env: gym.Env) -> str | None:
+    """The success timing an OGBench env judges with (None for other envs)."""
+    if not env_spec.startswith(OGBENCH_PREFIX):
+        return None
+    return env_success_timing(env) or "unknown"
 
 
 def _budget_result(

@@ -131,6 +131,7 @@ class VGF(Algorithm):
             step_size=self.config.eval_step_size,
             seed=int(self.config.seed or 0) + 10_000,
             show_progress=show_progress,
+            success_timing=self.config.success_timing,
         )
         return results_by_budget(results)
 

@@ -19,6 +19,7 @@ from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from vgf_rllib.core.losses import PARTICLE_AGGREGATIONS
 from vgf_rllib.core.selection import ACTION_SELECTIONS
 from vgf_rllib.core.transport import PARTICLE_OPTIMIZERS, TWIN_AGGREGATIONS
+from vgf_rllib.evaluation import EVAL_EPISODES, OGBENCH_PREFIX, SUCCESS_TIMINGS
 
 #: config fields the RLModule needs (passed through ``model_config``)
 MODULE_FIELDS = (
@@ -91,9 +92,10 @@ class VGFConfig(AlgorithmConfig):
         self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
         self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
-        self.eval_episodes = 50               # episodes per L_test and evaluation (spec 3)
+        self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50, spec 3)
         self.eval_num_particles = None        # N at test time (None: num_particles)
         self.eval_step_size = None            # eps at test time (None: step_size)
+        self.success_timing = None            # OGBench: "pre" / "post" (None: ogbench default)
         # fmt: on
 
     def training(
@@ -183,6 +185,7 @@ class VGFConfig(AlgorithmConfig):
         eval_episodes: int | None = NotProvided,
         eval_num_particles: int | None = NotProvided,
         eval_step_size: float | None = NotProvided,
+        success_timing: str | None = NotProvided,
     ) -> "VGFConfig":
         """Sets how VGF acts and is evaluated (spec 2.5); none of it needs retraining.
 
@@ -193,6 +196,9 @@ class VGFConfig(AlgorithmConfig):
             eval_episodes: Episodes per L_test in each evaluation.
             eval_num_particles: N at test time (None: num_particles).
             eval_step_size: eps at test time (None: step_size).
+            success_timing: OGBench eval envs only: judge success on the state before
+                ("pre", ogbench >= 1.2's default) or after ("post", ogbench 1.1.0 as used
+                by the paper's authors) each step; None keeps ogbench's default.
 
         Returns:
             This updated VGFConfig.
@@ -282,6 +288,12 @@ class VGFConfig(AlgorithmConfig):
                 "VGF needs a dataset: config.offline_dataset(dataset=<path | "
                 "'ogbench:<name>' | 'minari:<id>' | dict of arrays>)"
             )
+        if self.success_timing is not None:
+            self._check_choice("success_timing", SUCCESS_TIMINGS)
+            if self.env and not str(self.env).startswith(OGBENCH_PREFIX):
+                self._value_error(
+                    f"success_timing applies to OGBench envs only, not to env {self.env!r}"
+                )
         if self.eval_interval and not self.env:
             self._value_error(
                 "eval_interval > 0 needs an evaluation env: config.environment(env=...)"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
+from vgf_rllib.evaluation import EVAL_EPISODES, SUCCESS_TIMINGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,10 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--test-flow-steps", type=int, nargs="+", default=[0, 1, 2, 3], metavar="L",
         help="L_test values to score (default 0 1 2 3; 0 = best-of-N)",
     )
-    parser.add_argument("--episodes", type=int, default=10, help="episodes per L_test (default 10)")
+    parser.add_argument(
+        "--episodes", type=int, default=EVAL_EPISODES,
+        help=f"episodes per L_test (default {EVAL_EPISODES}, the paper's protocol)",
+    )
     parser.add_argument("--num-particles", type=int, default=None, help="N at test time (default: trained N)")
     parser.add_argument("--step-size", type=float, default=None, help="eps at test time (default: trained eps)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument(
+        "--success-timing", choices=SUCCESS_TIMINGS, default=None,
+        help="OGBench envs only: judge success before ('pre', ogbench >= 1.2's default) or after "
+        "('post', ogbench 1.1.0 as the paper's authors) each step (default: the run's setting "
+        "from run.json, else ogbench's default); the records name the timing used",
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the records to this JSON file")
     parser.set_defaults(func=run)
 
@@ -45,23 +55,30 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
     from vgf_rllib.policy import load_policy, run_info
 
-    env = args.env or run_info(args.checkpoint).get("env")
+    info = run_info(args.checkpoint)
+    env = args.env or info.get("env")
     if not env:
         return report_error(f"{args.checkpoint}: no run.json names the env; pass --env")
+    success_timing = args.success_timing
+    if success_timing is None and env == info.get("env"):
+        success_timing = info.get("success_timing")  # what the run was evaluated with
     module = load_policy(args.checkpoint)
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,
         num_particles=args.num_particles, step_size=args.step_size, seed=args.seed,
-        show_progress=True,
+        show_progress=True, success_timing=success_timing,
     )
     entry = results_by_budget(results)
-    print_budget_table(entry, title=f"{args.checkpoint} on {env}")
+    used = results[0].success_timing
+    timing = f" (success_timing={used})" if used else ""
+    print_budget_table(entry, title=f"{args.checkpoint} on {env}{timing}")
     if args.output:
         payload = {
             "checkpoint": str(args.checkpoint),
             "env": env,
             "num_particles": args.num_particles,
             "step_size": args.step_size,
+            **({"success_timing": used} if used else {}),
             "best_test_flow_steps": entry["best_test_flow_steps"],
             "results": budget_records(entry),
         }

@@ -10,14 +10,16 @@ from typing import Any
 
 import yaml
 
-from vgf_rllib.cli.output import print_budget_table, report_error
+from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
+from vgf_rllib.evaluation import EVAL_EPISODES, SUCCESS_TIMINGS
 
-EPILOG = """\
+EPILOG = f"""\
 VGF fields for --set (defaults from the paper's code, spec section 3):
   num_particles=10  step_size=0.1  alpha=1.0  train_flow_steps=1  test_flow_steps=[0,1,2,3]
   sampler_euler_steps=10  particle_optimizer=adam|sgd  score_twin_agg=mean|min
   target_twin_agg=min|mean  particle_agg=mean|max  action_selection=argmax|softmax|random
-  selection_temperature=1.0  updates_per_iteration=1000  eval_interval=0  eval_episodes=50
+  selection_temperature=1.0  updates_per_iteration=1000  eval_interval=0
+  eval_episodes={EVAL_EPISODES}  success_timing=null|pre|post (OGBench)
   critic_hidden_layers=[512,512,512,512]  sampler_hidden_layers=[512,512,512,512]
   critic_lr=3e-4  sampler_lr=3e-4  tau=0.005  inference_flow_steps=null
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
@@ -85,8 +87,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--eval-episodes",
         type=int,
-        default=10,
-        help="episodes per L_test in the final evaluation (default 10; 0 skips it)",
+        default=None,
+        help="episodes per L_test in the final evaluation (default: the config's eval_episodes, "
+        f"{EVAL_EPISODES}; 0 skips it)",
+    )
+    parser.add_argument(
+        "--success-timing",
+        choices=SUCCESS_TIMINGS,
+        default=None,
+        help="OGBench envs only: judge success before ('pre', ogbench >= 1.2's default) or "
+        "after ('post', ogbench 1.1.0 as the paper's authors) each step, in every evaluation "
+        "(same as --set success_timing=...; default: ogbench's default)",
     )
     parser.set_defaults(func=run)
 
@@ -117,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if env:
             config.environment(env)
+        if args.success_timing is not None:
+            config.test_time(success_timing=args.success_timing)
+        if args.eval_episodes is not None and args.eval_episodes < 0:
+            raise ValueError(f"--eval-episodes must be >= 0, got {args.eval_episodes}")
         config.validate()
         ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
         algo = config.build_algo()  # loads and validates the dataset
@@ -132,9 +147,10 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> 
 
     output: Path = args.output
     output.mkdir(parents=True, exist_ok=True)
-    (output / RUN_INFO_FILE).write_text(
-        json.dumps({"dataset": args.dataset, "env": env, "overrides": args.overrides}, indent=2)
-    )
+    info = {"dataset": args.dataset, "env": env, "overrides": args.overrides}
+    if algo.config.success_timing is not None:
+        info["success_timing"] = algo.config.success_timing
+    (output / RUN_INFO_FILE).write_text(json.dumps(info, indent=2))
     results_path = output / "results.jsonl"
     start = time.time()
     with results_path.open("w") as log, tqdm(range(args.iterations), desc="train", unit="it") as bar:
@@ -156,9 +172,12 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> 
             if last or (args.checkpoint_every and (iteration + 1) % args.checkpoint_every == 0):
                 algo.save_to_path(str((output / CHECKPOINTS_SUBDIR / f"iter_{iteration + 1:06d}").resolve()))
     print(f"checkpoints and results.jsonl in {output}")
-    if env and args.eval_episodes > 0:
-        evaluation = algo.evaluate_test_time_budgets(episodes=args.eval_episodes, show_progress=True)
+    episodes = algo.config.eval_episodes if args.eval_episodes is None else args.eval_episodes
+    if env and episodes > 0:
+        evaluation = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
         (output / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
-        print_budget_table(evaluation, title=f"VGF on {args.dataset} (env {env})")
+        timings = {r.get("success_timing") for r in budget_records(evaluation)} - {None}
+        suffix = f", success_timing={timings.pop()}" if timings else ""  # OGBench envs
+        print_budget_table(evaluation, title=f"VGF on {args.dataset} (env {env}{suffix})")
     algo.stop()
     return 0

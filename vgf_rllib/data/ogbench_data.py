@@ -33,6 +33,10 @@ FILE_KEYS = ("observations", "actions", "terminals", "qpos")  # what relabelling
 #: families whose datasets need downloaded expert policies (cannot be generated here)
 EXPERT_FAMILIES = ("antmaze", "humanoidmaze", "antsoccer")
 SPLITS = ("train", "val")
+#: when single-task success (and reward, termination) is judged in the eval env: on the state
+#: before the step ("pre", ogbench >= 1.2's default) or after it ("post", ogbench 1.1.0, which
+#: the paper's authors used). Every OGBench env constructor takes ``success_timing``.
+SUCCESS_TIMINGS = ("pre", "post")
 
 
 def require_ogbench() -> ModuleType:
@@ -179,10 +183,49 @@ def load_ogbench(
         env.close()
 
 
-def make_ogbench_env(name: str, **env_kwargs: Any) -> Any:
-    """The single-task eval env for ``name`` (benchmark TimeLimit, ``info["success"]``)."""
+def check_success_timing(success_timing: str | None) -> None:
+    """``None`` (ogbench's default) or one of :data:`SUCCESS_TIMINGS`, else a clear error."""
+    if success_timing is not None and success_timing not in SUCCESS_TIMINGS:
+        raise DatasetError(
+            f"success_timing must be one of {list(SUCCESS_TIMINGS)} or None (ogbench's default), "
+            f"got {success_timing!r}"
+        )
+
+
+def make_ogbench_env(name: str, success_timing: str | None = None, **env_kwargs: Any) -> Any:
+    """The single-task eval env for ``name`` (benchmark TimeLimit, ``info["success"]``).
+
+    ``success_timing``: "pre" judges success on the state before each step, "post" on the
+    next state (ogbench 1.1.0, the paper's setting); None keeps the installed ogbench's default
+    ("pre" since 1.2). :func:`env_success_timing` tells which one an env uses.
+    """
     parsed = parse_singletask_name(name)
-    return require_ogbench().make_env_and_datasets(parsed.singletask, env_only=True, **env_kwargs)
+    check_success_timing(success_timing)
+    if success_timing is not None:
+        env_kwargs["success_timing"] = success_timing
+    try:
+        env = require_ogbench().make_env_and_datasets(
+            parsed.singletask, env_only=True, **env_kwargs
+        )
+    except TypeError as error:
+        if "success_timing" not in env_kwargs or "success_timing" not in str(error):
+            raise
+        raise DatasetError(
+            f"ogbench:{parsed.singletask}: this ogbench version does not accept "
+            f"success_timing ({error}); it needs ogbench >= 1.2 (`pip install -U ogbench`)"
+        ) from error
+    if success_timing is not None and env_success_timing(env) != success_timing:
+        raise DatasetError(
+            f"ogbench:{parsed.singletask}: asked for success_timing={success_timing!r}, the env "
+            f"uses {env_success_timing(env)!r}"
+        )
+    return env
+
+
+def env_success_timing(env: Any) -> str | None:
+    """The success timing an OGBench env uses ("pre" / "post"), None where it does not say."""
+    timing = getattr(env.unwrapped, "_success_timing", None)
+    return timing if timing in SUCCESS_TIMINGS else None
 
 
 SUITE_LOADERS["ogbench"] = load_ogbench

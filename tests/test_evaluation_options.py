@@ -1,0 +1,178 @@
+"""Evaluation options: episodes per L_test (50 by default everywhere) and OGBench success timing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from vgf_rllib import VGFConfig
+from vgf_rllib.cli import build_parser
+from vgf_rllib.cli import evaluate as evaluate_cli
+from vgf_rllib.cli import train as train_cli
+from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+from vgf_rllib.evaluation import (
+    EVAL_EPISODES,
+    BudgetResult,
+    evaluate_budgets,
+    results_by_budget,
+)
+
+MAZE = "ogbench:pointmaze-medium-navigate-singletask-v0"
+
+
+class StubModule(torch.nn.Module):
+    """What evaluate_budgets needs from a VGF module: acts with zeros, records budgets."""
+
+    def __init__(self, action_dim: int) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.action_dim = action_dim
+        self.acting = "trained"
+        self.budgets: list[int] = []
+
+    def set_test_time_budget(self, flow_steps, num_particles=None, step_size=None):
+        self.budgets.append(flow_steps)
+        self.acting = f"L{flow_steps}"
+
+    def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(obs.shape[0], self.action_dim)
+
+
+# --- episodes per L_test --------------------------------------------------------------------
+
+
+def test_fifty_episodes_is_the_default_everywhere():
+    assert EVAL_EPISODES == 50 and VGFConfig().eval_episodes == EVAL_EPISODES
+    parser = build_parser()
+    assert parser.parse_args(["evaluate", "run"]).episodes == EVAL_EPISODES
+    train = parser.parse_args(["train", "--dataset", DATASET_SPEC, "--output", "out"])
+    assert train.eval_episodes is None  # the config's eval_episodes (50) unless asked
+    assert parser.parse_args(["evaluate", "run", "--episodes", "3"]).episodes == 3
+
+
+def _fake_algo(eval_episodes: int, success_timing: str | None = None):
+    calls = []
+
+    def evaluate_test_time_budgets(episodes=None, show_progress=False):
+        calls.append(episodes)
+        record = BudgetResult(1, episodes, 0.0, 0.0, 0.0, 0.0, 0.5, success_timing)
+        return results_by_budget([record])
+
+    algo = SimpleNamespace(
+        config=SimpleNamespace(eval_episodes=eval_episodes, success_timing=success_timing),
+        evaluate_test_time_budgets=evaluate_test_time_budgets,
+        stop=lambda: None,
+    )
+    return algo, calls
+
+
+def _train_args(tmp_path, *extra: str) -> argparse.Namespace:
+    return build_parser().parse_args(
+        ["train", "--dataset", MAZE, "--output", str(tmp_path), "--iterations", "0", *extra]
+    )
+
+
+def test_train_final_evaluation_uses_fifty_episodes_unless_asked(tmp_path, capsys):
+    algo, calls = _fake_algo(EVAL_EPISODES, "post")
+    assert train_cli.train_and_evaluate(_train_args(tmp_path / "a"), algo, MAZE) == 0
+    assert calls == [50]
+    assert "success_timing=post" in capsys.readouterr().out
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["success_timing"] == "post"
+    record = json.loads((tmp_path / "a" / "evaluation.json").read_text())["L1"]
+    assert record["episodes"] == 50 and record["success_timing"] == "post"
+    algo, calls = _fake_algo(20)  # --set eval_episodes=20
+    train_cli.train_and_evaluate(_train_args(tmp_path / "b"), algo, MAZE)
+    algo, calls_asked = _fake_algo(EVAL_EPISODES)
+    train_cli.train_and_evaluate(_train_args(tmp_path / "c", "--eval-episodes", "7"), algo, MAZE)
+    assert calls == [20] and calls_asked == [7]
+    assert "success_timing" not in json.loads((tmp_path / "c" / "run.json").read_text())
+
+
+# --- OGBench success timing ------------------------------------------------------------------
+
+
+def test_records_name_the_success_timing_of_ogbench_envs():
+    pytest.importorskip("ogbench")
+    from vgf_rllib.data.ogbench_data import env_success_timing, make_ogbench_env
+
+    default_env = make_ogbench_env(MAZE.partition(":")[2])
+    default = env_success_timing(default_env)  # the installed ogbench's default
+    default_env.close()
+    module = StubModule(action_dim=2)
+    for timing, expected in (("post", "post"), ("pre", "pre"), (None, default)):
+        results = evaluate_budgets(module, MAZE, [0, 2], 1, success_timing=timing)
+        assert [r.success_timing for r in results] == [expected, expected]
+        entry = results_by_budget(results)
+        assert entry["L0"]["success_timing"] == entry["L2"]["success_timing"] == expected
+        assert "success_rate" in entry["L0"]
+    assert module.acting == "trained" and module.budgets == [0, 2] * 3
+
+
+def test_success_timing_is_refused_for_other_envs_and_values():
+    module = StubModule(action_dim=2)
+    (result,) = evaluate_budgets(module, ENV_SPEC, [0], 2)
+    assert "success_timing" not in result.as_record()  # not an OGBench env: nothing recorded
+    with pytest.raises(ValueError, match="success_timing applies to OGBench envs"):
+        evaluate_budgets(module, ENV_SPEC, [0], 2, success_timing="post")
+    with pytest.raises(ValueError, match=r"success_timing must be one of \['pre', 'post'\]"):
+        evaluate_budgets(module, MAZE, [0], 2, success_timing="after")
+
+
+def test_config_success_timing_field():
+    config = VGFConfig().offline_dataset(dataset=DATASET_SPEC)
+    assert config.success_timing is None
+    assert config.test_time(success_timing="post") is config and config.success_timing == "post"
+    config.environment(MAZE)
+    config.validate()
+    config.test_time(success_timing="later")
+    with pytest.raises(ValueError, match=r"success_timing must be one of \['pre', 'post'\]"):
+        config.validate()
+    config = VGFConfig().offline_dataset(dataset=DATASET_SPEC).environment(ENV_SPEC)
+    config.test_time(success_timing="pre")
+    with pytest.raises(ValueError, match="success_timing applies to OGBench envs only"):
+        config.validate()
+
+
+def test_cli_success_timing_flags(tmp_path, capsys, monkeypatch):
+    parser = build_parser()
+    assert _train_args(tmp_path).success_timing is None
+    assert _train_args(tmp_path, "--success-timing", "post").success_timing == "post"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "run", "--success-timing", "later"])
+    assert "invalid choice: 'later'" in capsys.readouterr().err
+    # train refuses it for a non-OGBench env before anything is written
+    args = parser.parse_args([
+        "train", "--dataset", DATASET_SPEC, "--env", ENV_SPEC, "--output", str(tmp_path / "x"),
+        "--success-timing", "post",
+    ])
+    assert train_cli.run(args) == 2 and not (tmp_path / "x").exists()
+    assert "success_timing applies to OGBench envs only" in capsys.readouterr().err
+    # evaluate: --success-timing wins, else the run's own setting from run.json
+    calls = []
+
+    def fake_evaluate(module, env, steps, episodes, **options):
+        calls.append((env, episodes, options["success_timing"]))
+        timing = options["success_timing"] or "pre"
+        return [BudgetResult(s, episodes, 0.0, 0.0, 0.0, 0.0, 0.0, timing) for s in steps]
+
+    import vgf_rllib.evaluation
+    import vgf_rllib.policy
+
+    monkeypatch.setattr(vgf_rllib.evaluation, "evaluate_budgets", fake_evaluate)
+    monkeypatch.setattr(vgf_rllib.policy, "load_policy", lambda path: None)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"env": MAZE, "success_timing": "post"}))
+    out = tmp_path / "eval.json"
+    for extra in ([], ["--success-timing", "pre"]):
+        args = parser.parse_args(["evaluate", str(run_dir), "--output", str(out), *extra])
+        assert evaluate_cli.run(args) == 0
+    assert calls == [(MAZE, 50, "post"), (MAZE, 50, "pre")]
+    payload = json.loads(out.read_text())
+    assert payload["success_timing"] == "pre"
+    assert {r["success_timing"] for r in payload["results"]} == {"pre"}
+    assert "success_timing=post" in capsys.readouterr().out
