@@ -1,10 +1,16 @@
-"""Particle transport (spec 2.3): hand computations and the authors' golden vectors."""
+"""Particle transport (docs/algorithm.md, "Transport"): hand computations and golden vectors.
+
+``tests/data/transport_golden.json`` holds inputs and outputs of the authors' transport (Adam
+variant, bandwidth held constant) on an analytic twin critic. Every case must match to 1e-3.
+Case 4 (N = 1) lands 7.9e-4 off at step 3 because the reference computed the particle's
+self-distance as 1.19e-7 instead of 0 in float32 (so its median bandwidth is not the 1e-12
+floor); our exact 0 is the right value, and the difference stays inside the tolerance.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -20,9 +26,7 @@ from vgf_rllib.core.transport import (
     value_gradient,
 )
 
-GOLDEN = Path(
-    os.environ.get("VGF_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared")
-) / "golden" / "transport_golden.json"
+GOLDEN = Path(__file__).resolve().parent / "data" / "transport_golden.json"
 
 
 def quadratic_critic(center: torch.Tensor):
@@ -145,8 +149,6 @@ def test_transport_settings_reject_impossible_values(kwargs):
 
 
 def _golden_cases():
-    if not GOLDEN.exists():
-        pytest.fail(f"golden vectors not found at {GOLDEN} (set VGF_SHARED_DIR)")
     data = json.loads(GOLDEN.read_text())
     return data, data["cases"]
 

@@ -11,17 +11,29 @@ from torch import nn
 def mlp(
     in_dim: int, hidden: Sequence[int], out_dim: int, *, layer_norm: bool = False
 ) -> nn.Sequential:
-    """ReLU MLP; with ``layer_norm`` every hidden layer is Linear -> LayerNorm -> ReLU."""
+    """ReLU MLP; with ``layer_norm`` every hidden layer is Linear -> LayerNorm -> ReLU.
+
+    Every Linear layer gets Xavier-uniform weights and zero biases, the authors' initialization
+    (variance scaling 1.0, fan_avg, uniform; docs/algorithm.md, "Networks"), not torch's default.
+    """
     layers: list[nn.Module] = []
     width = in_dim
     for size in hidden:
-        layers.append(nn.Linear(width, size))
+        layers.append(xavier_linear(width, size))
         if layer_norm:
             layers.append(nn.LayerNorm(size))
         layers.append(nn.ReLU())
         width = size
-    layers.append(nn.Linear(width, out_dim))
+    layers.append(xavier_linear(width, out_dim))
     return nn.Sequential(*layers)
+
+
+def xavier_linear(in_dim: int, out_dim: int) -> nn.Linear:
+    """A Linear layer with Xavier-uniform weights (gain 1) and zero biases."""
+    layer = nn.Linear(in_dim, out_dim)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class TwinCritic(nn.Module):
