@@ -1,4 +1,5 @@
-"""``vgf-rllib report`` on the sweep recorded by the tiny_sweep fixture (a real run)."""
+"""``vgf-rllib report``: on the sweep recorded by the tiny_sweep fixture (a real run), and on
+synthetic experiments for the paper's numbers and the datasets' origin."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from vgf_rllib.cli import main
+from vgf_rllib.reporting.paper import CITATION, environment_result, task_result
+from vgf_rllib.reporting.provenance import GENERATOR_KEY, dataset_origin
 
 
 def _raw_scores(experiment: Path) -> dict[tuple[str, float, int], list[tuple[float, float]]]:
@@ -68,6 +73,8 @@ def test_markdown_lists_tasks_average_and_figures(report: Path) -> None:
     assert "| offset-bandit |" in text and "| offset-bandit-2000 |" in text
     assert "| **average** |" in text
     assert "## Per environment" in text and "| demo | 2 |" in text
+    assert "## Compared with the paper" not in text  # the demo task has no paper number
+    assert "| demo:offset-bandit | built-in demo | unknown | 1 | no paper counterpart |" in text
     for name in ("learning_curves", "test_time_scaling", "sensitivity_step_size"):
         assert f"(smoke_{name}.png)" in text
         image = matplotlib.image.imread(report / f"smoke_{name}.png")
@@ -96,3 +103,133 @@ def test_report_works_without_sweep_metadata(tiny_sweep: Path, tmp_path: Path) -
     table = pd.read_csv(tmp_path / "out" / "plain.csv")
     assert sorted(table.task) == ["offset-bandit", "offset-bandit-2000"]
     assert set(table.config) <= {"step_size=0.02", "step_size=0.2"}
+
+
+# --- the paper's numbers and the datasets' origin (synthetic experiments, no Ray) ---------------
+
+
+def _fake_trial(root: Path, name: str, config: dict, scores: list[float], steps: int) -> None:
+    """A Tune trial folder with one evaluation per score (L_test 0 and 1; L1 scores +1)."""
+    trial = root / name
+    trial.mkdir(parents=True)
+    (trial / "params.json").write_text(json.dumps(config))
+    lines = []
+    for index, score in enumerate(scores, start=1):
+        record = {f"L{b}": {"score_mean": score + b, "episodes": 50} for b in (0, 1)}
+        lines.append(
+            json.dumps(
+                {
+                    "training_iteration": index,
+                    "num_gradient_updates_lifetime": steps * index // len(scores),
+                    "vgf_eval": record,
+                }
+            )
+        )
+    (trial / "result.json").write_text("\n".join(lines) + "\n")
+
+
+def _write_ogbench_file(directory: Path, dataset: str, record: dict | None) -> None:
+    arrays = {"observations": np.zeros((3, 2), np.float32), "terminals": np.zeros(3, bool)}
+    if record is not None:
+        arrays[GENERATOR_KEY] = np.array(json.dumps(record))
+    np.savez(directory / f"{dataset}.npz", **arrays)
+    np.savez(directory / f"{dataset}-val.npz", **arrays)
+
+
+def test_paper_numbers_live_in_one_module_and_say_what_they_are() -> None:
+    assert task_result("hopper-medium-v0", "minari:mujoco/hopper/medium-v0").value == 97.9
+    assert task_result("antmaze-large-diverse-v1", "minari:D4RL/antmaze/large-diverse-v1").kind == (
+        "task"
+    )
+    assert task_result("antmaze-umaze-v1", "minari:D4RL/antmaze/umaze-v1") is None
+    assert task_result("hopper-medium-v0", "ogbench:x") is None  # only Minari stands for D4RL
+    cube = environment_result("cube-double-play")
+    assert (cube.value, cube.kind, cube.tasks) == (70.0, "environment", 5)
+    assert cube.label == "70 (env. avg of 5 tasks)" and "5 tasks" in cube.what
+    assert environment_result("cube-single-play") is None  # FQL's 96 is not VGF's
+    assert environment_result("puzzle-4x4-play").value == 45.0
+    assert "ICLR 2026" in CITATION and "2604.14265" in CITATION
+
+
+def test_dataset_origin(tmp_path: Path) -> None:
+    hopper = dataset_origin("minari:mujoco/hopper/medium-v0")
+    assert (hopper.origin, hopper.differs) == ("Minari re-collection", "yes")
+    ant = dataset_origin("minari:D4RL/antmaze/umaze-diverse-v1")
+    assert ant.differs == "yes" and "per-episode goals" in ant.note
+    assert dataset_origin("demo:offset-bandit").differs == "unknown"
+
+    _write_ogbench_file(
+        tmp_path, "cube-double-play-v0", {"episodes": 100, "official_episodes": 1000}
+    )
+    generated = dataset_origin("ogbench:cube-double-play-singletask-task2-v0", str(tmp_path))
+    assert (generated.origin, generated.differs) == ("generated locally", "yes")
+    assert generated.source == "ogbench:cube-double-play-v0"
+    assert "100 of the official 1000 episodes" in generated.note
+    _write_ogbench_file(tmp_path, "puzzle-3x3-play-v0", None)
+    unmarked = dataset_origin("ogbench:puzzle-3x3-play-singletask-v0", str(tmp_path))
+    assert (unmarked.origin, unmarked.differs) == ("unverified", "unknown")
+    _write_ogbench_file(tmp_path, "humanoidmaze-medium-navigate-v0", None)
+    official = dataset_origin("ogbench:humanoidmaze-medium-navigate-singletask-v0", str(tmp_path))
+    assert (official.origin, official.differs) == ("official download", "no")
+    absent = dataset_origin("ogbench:scene-play-singletask-v0", str(tmp_path))
+    assert absent.origin == "not found" and absent.differs == "unknown"
+
+
+def test_report_sets_the_papers_numbers_beside_ours(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_ogbench_file(data, "cube-double-play-v0", {"episodes": 1000, "official_episodes": 1000})
+    experiment = tmp_path / "exp"
+    tasks = {
+        "minari:mujoco/hopper/medium-v0": ("hopper-medium-v0", "d4rl-locomotion"),
+        **{
+            f"ogbench:cube-double-play-singletask-task{i}-v0": (
+                f"cube-double-play-singletask-task{i}-v0",
+                "cube-double-play",
+            )
+            for i in (1, 2, 3)
+        },
+    }
+    metadata = {
+        "suite": "mixed",
+        "search": ["seed"],
+        "tasks": {spec: {"name": name, "group": group} for spec, (name, group) in tasks.items()},
+    }
+    experiment.mkdir()
+    (experiment / "vgf_sweep.yaml").write_text(yaml.safe_dump(metadata))
+    for index, spec in enumerate(tasks):
+        for seed in (0, 1):
+            config = {"dataset": spec, "dataset_dir": str(data), "seed": seed}
+            scores = [10.0 * index + seed, 20.0 * index + seed]
+            _fake_trial(experiment, f"VGF_{index}_{seed}", config, scores, 1_000_000)
+    out = tmp_path / "out"
+    assert main(["report", str(experiment), "--out", str(out)]) == 0
+
+    table = pd.read_csv(out / "mixed.csv").set_index("task")
+    hopper = table.loc["hopper-medium-v0"]
+    assert (hopper.paper, hopper.data_origin, hopper.data_differs) == (
+        97.9,
+        "Minari re-collection",
+        "yes",
+    )
+    assert hopper.paper_kind == "D4RL task score"
+    cube = table.loc["cube-double-play-singletask-task1-v0"]
+    assert cube.paper == 70.0 and "environment average" in cube.paper_kind
+    assert cube.data_origin == "generated locally"
+
+    text = (out / "mixed.md").read_text()
+    assert "## Compared with the paper" in text and CITATION in text
+    # hopper: L1 of the last evaluation, mean over seeds 0 and 1 -> 0 + 0.5 + 1
+    assert (
+        "| hopper-medium | D4RL task score | 97.9 | 1.5 ± 0.5 | 1.5 | hopper-medium-v0 | 1000000 "
+        "| Minari re-collection | no: dataset differs (Minari re-collection) |"
+    ) in text
+    # cube-double: our average over 3 of the paper's 5 tasks (20, 40, 60 + 1.5)
+    assert (
+        "| cube-double-play | OGBench environment average over its 5 tasks | 70 | 41.5 | 41.5 "
+        "| 3 of 5 | 1000000 | generated locally | no: dataset differs (generated locally); "
+        "3 of 5 tasks |"
+    ) in text
+    assert "## Datasets" in text
+    assert "| ogbench:cube-double-play-v0 | generated locally | yes | 3 |" in text
+    assert "| minari:mujoco/hopper/medium-v0 | Minari re-collection | yes | 1 |" in text

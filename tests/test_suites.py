@@ -1,12 +1,23 @@
-"""Suite definitions: task lists, per-environment defaults (spec section 3), data instructions."""
+"""Suite definitions: task lists, per-environment settings and their sources, schedules, data."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from vgf_rllib import VGFConfig
 from vgf_rllib.data.ogbench_catalog import parse_singletask_name
-from vgf_rllib.suites import SuiteError, get_suite, suite_names
+from vgf_rllib.suites import (
+    ENV_DEFAULTS,
+    NO_SCRIPT,
+    SCRIPT_COMMON,
+    Schedule,
+    SuiteError,
+    env_defaults,
+    get_suite,
+    suite_names,
+)
 
 EXPECTED_SIZES = {
     "smoke": 2,
@@ -31,89 +42,142 @@ def test_suite_sizes_and_unique_task_names() -> None:
 @pytest.mark.parametrize("name", list(EXPECTED_SIZES))
 def test_every_task_config_is_a_valid_vgf_config(name: str) -> None:
     suite = get_suite(name)
-    keys = {frozenset(task.config(suite.evaluations)) for task in suite.tasks}
+    keys = {frozenset(task.config(suite.schedule)) for task in suite.tasks}
     assert len(keys) == 1, (
         "tasks of one suite must set the same keys (the sweep looks them up per task)"
     )
     for task in suite.tasks:
-        config = VGFConfig().update_from_dict({**suite.config, **task.config(suite.evaluations)})
+        config = VGFConfig().update_from_dict({**suite.config, **task.config(suite.schedule)})
         config.validate()
         assert config.eval_interval == 1
-        assert config.updates_per_iteration == task.training_steps // suite.evaluations
+        rounds = task.rounds(suite.schedule)
+        assert config.updates_per_iteration * rounds == task.training_steps
+
+
+def test_benchmark_suites_evaluate_at_the_protocol_interval() -> None:
+    """OGBench every 100k steps, D4RL every 50k, 50 episodes at L_test 0..3, whatever the budget."""
+    for name, interval in [
+        ("ogbench-manipulation", 100_000),
+        ("ogbench-pointmaze", 100_000),
+        ("ogbench-locomotion", 100_000),
+        ("ogbench-default-tasks", 100_000),
+        ("d4rl-locomotion", 50_000),
+        ("d4rl-antmaze", 50_000),
+    ]:
+        suite = get_suite(name)
+        assert suite.schedule == Schedule(eval_interval_steps=interval)
+        assert suite.config["eval_episodes"] == 50
+        assert suite.config["test_flow_steps"] == [0, 1, 2, 3]
+        for key, value in SCRIPT_COMMON.items():
+            assert suite.config[key] == value
+        for task in suite.tasks:
+            assert task.config(suite.schedule)["updates_per_iteration"] == interval
+            assert task.rounds(suite.schedule) == task.training_steps // interval
+    giant = get_suite("ogbench-locomotion").task("antmaze-giant-navigate-singletask-task1-v0")
+    assert giant.rounds(Schedule(eval_interval_steps=100_000)) == 30
+
+
+def test_schedule_refuses_budgets_it_cannot_split() -> None:
+    assert Schedule(evaluations=4).split(2000) == (4, 500)
+    assert Schedule(eval_interval_steps=100_000).split(2_000_000) == (20, 100_000)
+    with pytest.raises(SuiteError, match="cannot be split into an evaluation every 300 steps"):
+        Schedule(eval_interval_steps=300).split(1000)
+    with pytest.raises(SuiteError, match="3 evenly spaced evaluations"):
+        Schedule(evaluations=3).split(1000)
+    with pytest.raises(ValueError, match="exactly one of"):
+        Schedule(eval_interval_steps=10, evaluations=2)
+    with pytest.raises(ValueError, match="exactly one of"):
+        Schedule()
+
+
+OGB = "run_vgf_off_ogbench.sh"
+D4RL = "run_vgf_off_d4rl.sh"
+OGB_SETS = {"step_size": (0.01, 0.05), "alpha": (0.2, 0.5)}
 
 
 @pytest.mark.parametrize(
-    ("suite", "task", "gamma", "target", "l_train", "eps", "steps"),
+    ("suite", "task", "gamma", "target", "l_train", "eps", "alpha", "steps", "source"),
     [
         (
             "ogbench-manipulation",
             "puzzle-4x4-play-singletask-task3-v0",
-            0.99,
-            "mean",
-            5,
-            0.1,
-            1_000_000,
+            0.99, "mean", 3, 0.05, 0.5, 1_000_000, f"{OGB}, active block",
         ),
         (
             "ogbench-manipulation",
             "cube-double-play-singletask-task1-v0",
-            0.99,
-            "mean",
-            1,
-            0.05,
-            1_000_000,
+            0.99, "mean", 3, 0.05, 0.5, 1_000_000, f"{OGB}, commented block",
         ),
-        ("ogbench-manipulation", "scene-play-singletask-task5-v0", 0.99, "mean", 1, 0.1, 1_000_000),
+        (
+            "ogbench-manipulation",
+            "scene-play-singletask-task5-v0",
+            0.99, "mean", 3, 0.05, 0.5, 1_000_000, f"{OGB}, commented block",
+        ),
         (
             "ogbench-locomotion",
             "antmaze-large-navigate-singletask-task2-v0",
-            0.995,
-            "min",
-            5,
-            0.1,
-            2_000_000,
+            0.995, "min", 3, 0.05, 0.5, 2_000_000, f"{OGB}, commented block",
         ),
         (
             "ogbench-locomotion",
             "antmaze-giant-navigate-singletask-task1-v0",
-            0.995,
-            "min",
-            1,
-            0.1,
-            3_000_000,
+            0.99, "min", 3, 0.05, 0.5, 3_000_000, f"{OGB}, commented block",
         ),
         (
             "ogbench-locomotion",
             "antsoccer-arena-navigate-singletask-task4-v0",
-            0.995,
-            "mean",
-            2,
-            0.05,
-            1_000_000,
+            0.995, "mean", 3, 0.05, 0.5, 1_000_000, f"{OGB}, commented block",
         ),
         (
             "ogbench-default-tasks",
             "humanoidmaze-medium-navigate-singletask-v0",
-            0.995,
-            "mean",
-            1,
-            0.05,
-            1_000_000,
+            0.995, "mean", 3, 0.05, 0.5, 1_000_000, f"{OGB}, commented block",
         ),
-        ("d4rl-antmaze", "antmaze-large-diverse-v1", 0.995, "min", 5, 0.1, 2_000_000),
-        ("d4rl-antmaze", "antmaze-umaze-v1", 0.99, "min", 1, 0.1, 1_000_000),
-        ("d4rl-locomotion", "hopper-medium-v0", 0.99, "min", 1, 0.1, 1_000_000),
+        (
+            "d4rl-antmaze",
+            "antmaze-large-diverse-v1",
+            0.99, "min", 5, 0.1, 0.1, 1_000_000, f"{D4RL}, active block",
+        ),
+        ("d4rl-antmaze", "antmaze-umaze-v1", 0.99, "min", 1, 0.1, 1.0, 1_000_000, NO_SCRIPT),
+        ("d4rl-locomotion", "hopper-medium-v0", 0.99, "min", 1, 0.1, 1.0, 1_000_000, NO_SCRIPT),
+        (
+            "ogbench-pointmaze",
+            "pointmaze-large-navigate-singletask-task2-v0",
+            0.99, "min", 1, 0.1, 1.0, 1_000_000, NO_SCRIPT,
+        ),
     ],
-)
-def test_per_environment_defaults(suite, task, gamma, target, l_train, eps, steps) -> None:
+)  # fmt: skip
+def test_per_environment_defaults(
+    suite, task, gamma, target, l_train, eps, alpha, steps, source
+) -> None:
+    """The authors' VGF script rows (docs/algorithm.md section 3), each with its source."""
     found = get_suite(suite).task(task)
     assert found.settings == {
         "gamma": gamma,
         "target_twin_agg": target,
         "train_flow_steps": l_train,
         "step_size": eps,
+        "alpha": alpha,
     }
     assert found.training_steps == steps
+    defaults = env_defaults(found)
+    assert defaults.source.startswith(source)
+    assert "A-VGF" not in defaults.source
+
+
+def test_published_value_sets_name_the_chosen_member() -> None:
+    """Where a script grids a set, the default is a member and the pick says which and why."""
+    for group, defaults in ENV_DEFAULTS.items():
+        if not defaults.from_script:
+            assert defaults.source == NO_SCRIPT and not defaults.value_sets, group
+            continue
+        assert defaults.value_sets, group
+        for key, values in defaults.value_sets.items():
+            assert defaults.settings()[key] in values, (group, key)
+        assert "Default" in defaults.pick, group
+        if defaults.source.startswith(OGB):
+            assert defaults.value_sets == OGB_SETS, group
+    assert ENV_DEFAULTS["d4rl-antmaze-large"].value_sets == {"alpha": (0.05, 0.1)}
 
 
 def test_ogbench_task_names_parse_with_the_data_layer() -> None:
@@ -166,3 +230,28 @@ def test_data_sources_say_what_is_missing_and_how_to_get_it(tmp_path, monkeypatc
     assert umaze.missing() == [tmp_path / "minari" / "D4RL/antmaze/umaze-v1" / "data"]
 
     assert get_suite("smoke").tasks[0].data.missing() == []
+
+
+def test_settings_doc_lists_every_environment_with_its_values_and_source() -> None:
+    """docs/settings.md's per-environment table is the suites' ENV_DEFAULTS, row by row."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in doc.splitlines()
+        if line.startswith("| `")
+    }
+    for group, defaults in ENV_DEFAULTS.items():
+        cells = rows[group]
+        _, _, gamma, target, l_train, eps, alpha, steps, source = cells
+        assert (float(gamma), target, int(l_train)) == (
+            defaults.gamma,
+            defaults.target_twin_agg,
+            defaults.train_flow_steps,
+        ), group
+        for key, cell in (("step_size", eps), ("alpha", alpha)):
+            value = f"{defaults.settings()[key]:g}"
+            if key in defaults.value_sets:
+                sets = ", ".join(f"{v:g}" for v in defaults.value_sets[key])
+                value = f"**{value}** of {{{sets}}}"
+            assert cell == value, (group, key)
+        assert steps == f"{defaults.training_steps // 1_000_000}M" and source == defaults.source

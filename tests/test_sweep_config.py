@@ -11,7 +11,15 @@ from ray.tune.search.sample import Categorical, Float, Integer
 from ray.tune.search.variant_generator import generate_variants
 
 from vgf_rllib.cli import main
-from vgf_rllib.sweep import PerTaskASHA, missing_data, param_space, trial_resources
+from vgf_rllib.suites import Schedule, env_defaults
+from vgf_rllib.sweep import (
+    PerTaskASHA,
+    TaskRounds,
+    make_scheduler,
+    missing_data,
+    param_space,
+    trial_resources,
+)
 from vgf_rllib.tuning import SweepConfigError, load_sweep, parse_sweep
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "tune_configs"
@@ -22,8 +30,95 @@ def test_every_tune_config_loads_and_names_its_suite() -> None:
     assert len(files) >= 8
     for path in files:
         spec = load_sweep(path)
-        assert spec.suite.name == path.stem == spec.name
+        assert spec.suite.name == path.stem.removeprefix("paper-") and spec.name == path.stem
         assert "seed" in spec.search
+        header = path.read_text().split("\nsuite:")[0]
+        assert "A-VGF" not in header and "spec section" not in header, path.name
+
+
+def test_every_benchmark_tune_config_cites_its_source_block() -> None:
+    """Headers name the authors' VGF script and block, or say that none covers the suite."""
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        lines = path.read_text().split("\nsuite:")[0].splitlines()
+        header = " ".join(line.lstrip("# ") for line in lines)
+        spec = load_sweep(path)
+        rows = [env_defaults(task) for task in spec.tasks]
+        for row in {row.source: row for row in rows if row is not None}.values():
+            if row.from_script:
+                script, _, block = row.source.partition(", ")
+                assert script in header, (path.name, script)
+                assert block.split(" (")[0] in header, (path.name, block)
+            else:
+                assert "no vgf script" in header.lower(), path.name
+
+
+#: paper-<suite>.yaml -> (eval interval in steps, budgets of tasks that differ from 1M)
+PAPER_FILES = {
+    "paper-ogbench-manipulation.yaml": (100_000, {}),
+    "paper-ogbench-locomotion.yaml": (
+        100_000,
+        {"antmaze-large-navigate": 2_000_000, "antmaze-giant-navigate": 3_000_000},
+    ),
+    "paper-ogbench-pointmaze.yaml": (100_000, {}),
+    "paper-d4rl-antmaze.yaml": (50_000, {}),
+    "paper-d4rl-locomotion.yaml": (50_000, {}),
+}
+
+
+def test_paper_files_exist_for_every_benchmark_suite() -> None:
+    assert sorted(path.name for path in CONFIG_DIR.glob("paper-*.yaml")) == sorted(PAPER_FILES)
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_FILES))
+def test_paper_files_run_the_papers_protocol(name: str) -> None:
+    """Without running: every task of the suite, the protocol's budget, eval interval, episodes
+    and L_test, 512x4/N 10/K 10, several seeds, and the script's value sets as grids (a script
+    value never replaced by another)."""
+    interval, budgets = PAPER_FILES[name]
+    spec = load_sweep(CONFIG_DIR / name)
+    assert spec.tasks == spec.suite.tasks
+    assert spec.training_steps is None and spec.scheduler.type == "fifo"
+    assert spec.schedule == Schedule(eval_interval_steps=interval)
+    assert spec.search["seed"].kind == "grid" and len(spec.search["seed"].values) >= 3
+    for task in spec.tasks:
+        config = spec.task_config(task)
+        steps = budgets.get(task.group, 1_000_000)
+        assert spec.budget(task).training_steps == steps, task.name
+        assert config["updates_per_iteration"] == interval and config["eval_interval"] == 1
+        assert spec.rounds(task) == steps // interval
+        assert config["eval_episodes"] == 50
+        assert config["test_flow_steps"] == [0, 1, 2, 3]
+        assert config["num_particles"] == 10 and config["sampler_euler_steps"] == 10
+        assert config["critic_hidden_layers"] == config["sampler_hidden_layers"] == [512] * 4
+        assert config["critic_lr"] == config["sampler_lr"] == 3e-4
+        assert config["train_batch_size_per_learner"] == 256
+        if task.dataset.startswith("ogbench:"):  # the authors pinned ogbench 1.1.0
+            assert config["success_timing"] == "post"
+        defaults = env_defaults(task)
+        if not defaults.from_script:
+            continue
+        for key, values in defaults.value_sets.items():
+            assert spec.search[key].kind == "grid", (task.name, key)
+            assert tuple(spec.search[key].values) == values, (task.name, key)
+        for key, value in defaults.settings().items():
+            if key not in defaults.value_sets:
+                assert key not in spec.search and config[key] == value, (task.name, key)
+    grid = 1
+    for dim in spec.search.values():
+        grid *= len(dim.values)
+    variants = list(generate_variants({"config": param_space(spec)}))
+    assert len(variants) == grid * len(spec.tasks)
+
+
+def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
+    spec = load_sweep(CONFIG_DIR / "paper-ogbench-locomotion.yaml")
+    stopper = TaskRounds(spec.rounds_by_dataset())
+    giant = "ogbench:antmaze-giant-navigate-singletask-task3-v0"
+    cube = "ogbench:humanoidmaze-medium-navigate-singletask-task3-v0"
+    assert stopper("t", {"training_iteration": 10, "config": {"dataset": cube}})
+    assert not stopper("t", {"training_iteration": 10, "config": {"dataset": giant}})
+    assert stopper("t", {"training_iteration": 30, "config": {"dataset": giant}})
+    assert not stopper.stop_all()
 
 
 @pytest.mark.parametrize(
@@ -77,6 +172,23 @@ def test_every_tune_config_loads_and_names_its_suite() -> None:
         ),
         ({"suite": "smoke", "num_samples": 0}, "num_samples: expected an int >= 1"),
         ({"suite": "smoke", "stop": {"steps": 10}}, r"stop: unknown key\(s\) \['steps'\]"),
+        (
+            {"suite": "smoke", "stop": {"evaluations": 3, "eval_interval_steps": 100}},
+            "either evaluations .* or eval_interval_steps",
+        ),
+        (
+            {"suite": "smoke", "stop": {"eval_interval_steps": 0}},
+            "stop.eval_interval_steps: expected an int",
+        ),
+        (
+            {"suite": "smoke", "stop": {"eval_interval_steps": 700}},
+            "task offset-bandit: a budget of 600 gradient steps cannot be split into an "
+            "evaluation every 700 steps",
+        ),
+        (
+            {"suite": "ogbench-manipulation", "stop": {"training_steps": 150_000}},
+            "cannot be split into an evaluation every 100000 steps",
+        ),
     ],
 )
 def test_invalid_sweeps_fail_with_the_key_named(raw: dict, message: str) -> None:
@@ -117,9 +229,9 @@ def test_search_dims_become_tune_domains() -> None:
 
 
 def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
-    tasks = ["puzzle-4x4-play-singletask-task1-v0", "cube-single-play-singletask-task1-v0"]
+    tasks = ["antmaze-large-navigate-singletask-v0", "cube-single-play-singletask-v0"]
     raw = {
-        "suite": "ogbench-manipulation",
+        "suite": "ogbench-default-tasks",
         "tasks": tasks,
         "stop": {"evaluations": 4, "training_steps": 400},
     }
@@ -129,8 +241,8 @@ def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
     by_dataset = {v["dataset"]: v for v in variants}
     assert sorted(by_dataset) == sorted(f"ogbench:{t}" for t in tasks)
     puzzle, cube = (by_dataset[f"ogbench:{t}"] for t in tasks)
-    assert (puzzle["train_flow_steps"], puzzle["step_size"]) == (5, 0.1)
-    assert (cube["train_flow_steps"], cube["step_size"]) == (1, 0.05)
+    assert (puzzle["gamma"], puzzle["target_twin_agg"]) == (0.995, "min")
+    assert (cube["gamma"], cube["target_twin_agg"]) == (0.99, "mean")
     assert puzzle["env"] == "ogbench:" + tasks[0] and puzzle["updates_per_iteration"] == 100
 
     raw["search"] = {"step_size": {"grid": [0.3]}, "seed": {"grid": [0, 1]}}
@@ -139,7 +251,7 @@ def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
     ]
     assert len(variants) == 4
     assert {v["step_size"] for v in variants} == {0.3}
-    assert {v["train_flow_steps"] for v in variants} == {1, 5}
+    assert {v["gamma"] for v in variants} == {0.99, 0.995}
 
 
 def _trial(trial_id: str, dataset: str) -> SimpleNamespace:
@@ -182,6 +294,20 @@ def test_asha_runs_per_task() -> None:
         TrialScheduler.CONTINUE,
         TrialScheduler.STOP,
     ]
+
+
+def test_asha_max_t_is_each_tasks_own_number_of_evaluations() -> None:
+    spec = parse_sweep(
+        {
+            "suite": "ogbench-default-tasks",
+            "tasks": ["antmaze-giant-navigate-singletask-v0", "cube-single-play-singletask-v0"],
+            "scheduler": {"type": "asha", "grace_period": 2},
+        }
+    )
+    scheduler = make_scheduler(spec)
+    giant = scheduler._for(_trial("g", "ogbench:antmaze-giant-navigate-singletask-v0"))
+    cube = scheduler._for(_trial("c", "ogbench:cube-single-play-singletask-v0"))
+    assert (giant._max_t, cube._max_t) == (30, 10)
 
 
 def test_fractional_gpus_reach_the_trial_resources() -> None:

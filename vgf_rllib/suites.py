@@ -1,13 +1,21 @@
-"""Named benchmark suites: task lists with per-environment defaults (spec section 3) and data needs.
+"""Named benchmark suites: task lists with per-environment settings, evaluation schedules, data.
 
-A :class:`Suite` is a tuple of :class:`Task` s plus suite-wide config overrides. Each task carries
-the VGFConfig values that differ between environments (``dataset``, ``env``, ``gamma``,
-``target_twin_agg``, ``train_flow_steps``, ``step_size``), its gradient-step budget and a
-:class:`DataSource` that tells whether its data is present and how to get it.
+A :class:`Suite` is a tuple of :class:`Task` s plus suite-wide config overrides and a
+:class:`Schedule` (how a run's gradient-step budget is cut into evaluation rounds). Each task
+carries the VGFConfig values that differ between environments (``dataset``, ``env``, ``gamma``,
+``target_twin_agg``, ``train_flow_steps``, ``step_size``, ``alpha``), its gradient-step budget and
+a :class:`DataSource` that tells whether its data is present and how to get it.
+
+Per-environment values come from the authors' VGF run scripts (not the A-VGF ones), each with the
+script and block it comes from (:data:`ENV_DEFAULTS`; table in ``docs/settings.md``). Where a script
+publishes a set of values (``eps in {0.01, 0.05}``) the default names the member it picks and why,
+and ``tune_configs/paper-*.yaml`` sweeps the whole set. Where no VGF script covers an environment
+the values are the code defaults (``agents/vgf.py get_config``) and say so.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,18 +25,66 @@ from typing import Any, Literal
 from vgf_rllib import demo
 from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, ogbench_dir
 
-#: evaluation rounds per run: a run of S gradient steps evaluates every S / EVALUATIONS steps
-EVALUATIONS = 20
-#: episodes per L_test and evaluation round (spec section 3)
+#: episodes per L_test and evaluation round (the authors' protocol, docs/algorithm.md section 3)
 EVAL_EPISODES = 50
+#: L_test budgets every evaluation scores (the reference evaluates each checkpoint at 0..3)
+TEST_FLOW_STEPS = [0, 1, 2, 3]
+#: gradient steps between evaluations: OGBench 100k, D4RL 50k (the authors' protocol)
+OGBENCH_EVAL_INTERVAL = 100_000
+D4RL_EVAL_INTERVAL = 50_000
 DataKind = Literal["ogbench-generate", "ogbench-download", "minari", "builtin"]
 
 
 class SuiteError(KeyError):
-    """Unknown suite or task name."""
+    """Unknown suite or task name, or a budget the evaluation schedule cannot split."""
 
     def __str__(self) -> str:  # KeyError would print the message's repr
         return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How a run's gradient-step budget becomes ``train()`` rounds, each ending in an evaluation.
+
+    Exactly one of ``eval_interval_steps`` (gradient steps between evaluations: a 1M-step run at
+    100k evaluates 10 times, a 3M-step run 30 times) and ``evaluations`` (evaluations per run,
+    evenly spaced whatever the budget) is set. The budget must be a multiple of the round length,
+    so that a run trains exactly its budget.
+    """
+
+    eval_interval_steps: int | None = None
+    evaluations: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.eval_interval_steps is None) == (self.evaluations is None):
+            raise ValueError("a Schedule sets exactly one of eval_interval_steps and evaluations")
+        for name in ("eval_interval_steps", "evaluations"):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise ValueError(f"Schedule.{name} must be an int >= 1, got {value!r}")
+
+    def split(self, training_steps: int) -> tuple[int, int]:
+        """``(rounds, gradient steps per round)`` for a budget; :class:`SuiteError` if uneven."""
+        if self.eval_interval_steps is not None:
+            rounds, rest = divmod(training_steps, self.eval_interval_steps)
+            per_round = self.eval_interval_steps
+        else:
+            assert self.evaluations is not None
+            per_round, rest = divmod(training_steps, self.evaluations)
+            rounds = self.evaluations
+        if rounds < 1 or per_round < 1 or rest:
+            raise SuiteError(
+                f"a budget of {training_steps} gradient steps cannot be split into "
+                f"{self.describe()}: it must be a positive multiple of the round length"
+            )
+        return rounds, per_round
+
+    def describe(self) -> str:
+        if self.eval_interval_steps is not None:
+            return f"an evaluation every {self.eval_interval_steps} steps"
+        return f"{self.evaluations} evenly spaced evaluations"
 
 
 @dataclass(frozen=True)
@@ -81,26 +137,31 @@ class Task:
     settings: dict[str, Any] = field(default_factory=dict)
     training_steps: int = 1_000_000
 
-    def config(self, evaluations: int) -> dict[str, Any]:
-        """VGFConfig overrides for this task, evaluating ``evaluations`` times over its budget."""
+    def rounds(self, schedule: Schedule) -> int:
+        """``train()`` rounds (= evaluations) of a run under ``schedule``."""
+        return schedule.split(self.training_steps)[0]
+
+    def config(self, schedule: Schedule) -> dict[str, Any]:
+        """VGFConfig overrides for this task: each ``train()`` runs one round of ``schedule``
+        and ends with an evaluation (``eval_interval`` 1, in rounds)."""
         return {
             "dataset": self.dataset,
             "env": self.env,
             **self.settings,
-            "updates_per_iteration": max(1, self.training_steps // evaluations),
+            "updates_per_iteration": schedule.split(self.training_steps)[1],
             "eval_interval": 1,
         }
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A named list of tasks plus suite-wide config overrides."""
+    """A named list of tasks plus suite-wide config overrides and an evaluation schedule."""
 
     name: str
     description: str
     tasks: tuple[Task, ...]
     config: dict[str, Any] = field(default_factory=dict)
-    evaluations: int = EVALUATIONS
+    schedule: Schedule = Schedule(eval_interval_steps=OGBENCH_EVAL_INTERVAL)
 
     def task(self, name: str) -> Task:
         """The task called ``name``; :class:`SuiteError` lists the valid names otherwise."""
@@ -120,16 +181,48 @@ class Suite:
         return tuple(self.task(name) for name in names) if names else self.tasks
 
 
+# --- per-environment settings -------------------------------------------------------------------
+
+#: the authors' VGF run scripts (docs/algorithm.md section 3); the A-VGF scripts are not used here
+OGBENCH_SCRIPT = "run_vgf_off_ogbench.sh"
+D4RL_SCRIPT = "run_vgf_off_d4rl.sh"
+NO_SCRIPT = "no VGF script value; code defaults (agents/vgf.py get_config), sweep"
+#: the value sets the OGBench offline script grids over (both blocks, every environment)
+OGBENCH_STEP_SIZES = (0.01, 0.05)
+OGBENCH_ALPHAS = (0.2, 0.5)
+OGBENCH_PICK = (
+    "the script grids eps {0.01, 0.05} x alpha {0.2, 0.5} and the paper does not say which "
+    "pair each task reports. Default eps 0.05: the larger member, nearer the code default 0.1 "
+    "that every other VGF script row uses (with the per-call Adam particle step each step moves a "
+    "coordinate by about eps, so 3 steps of 0.01 move particles by at most about 0.03). Default "
+    "alpha 0.5: the larger member, nearer the code default 1.0, i.e. the weaker pull toward high "
+    "Q against the kernel repulsion (the conservative choice). paper-*.yaml sweeps both sets"
+)
+D4RL_ALPHAS = (0.05, 0.1)
+D4RL_PICK = (
+    "the script grids alpha {0.05, 0.1}. Default 0.1: the value run_vgf_off2on_d4rl.sh (active "
+    "block) uses for the offline phase of the same tasks. paper-d4rl-antmaze.yaml sweeps both"
+)
+
+
 @dataclass(frozen=True)
 class EnvDefaults:
-    """Per-environment VGF settings and where they come from (spec section 3)."""
+    """Per-environment VGF settings and where they come from.
+
+    ``source`` names the script and block (``run_vgf_off_ogbench.sh, commented block``) or says that
+    no VGF script covers the environment. ``value_sets`` holds the sets the script grids over, and
+    ``pick`` says which member each single default is and why; :meth:`settings` are the defaults.
+    """
 
     gamma: float
     target_twin_agg: str
     train_flow_steps: int
     step_size: float
+    alpha: float
     source: str
     training_steps: int = 1_000_000
+    value_sets: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    pick: str = ""
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -137,41 +230,86 @@ class EnvDefaults:
             "target_twin_agg": self.target_twin_agg,
             "train_flow_steps": self.train_flow_steps,
             "step_size": self.step_size,
+            "alpha": self.alpha,
         }
 
+    @property
+    def from_script(self) -> bool:
+        """Whether a VGF run script sets these values (else they are code defaults)."""
+        return self.source != NO_SCRIPT
 
-SCRIPTS = "authors' A-VGF scripts"
-CODE_DEFAULTS = "code defaults (environment not in the authors' scripts)"
-MAZE_DEFAULTS = EnvDefaults(0.99, "min", 1, 0.1, CODE_DEFAULTS)
+
+def _ogbench_offline(
+    gamma: float, target: str, block: str, training_steps: int = 1_000_000
+) -> EnvDefaults:
+    """A row of run_vgf_off_ogbench.sh: N 10, L_train 3, eps/alpha sets, K 10 (suite config)."""
+    return EnvDefaults(
+        gamma,
+        target,
+        3,
+        0.05,
+        0.5,
+        f"{OGBENCH_SCRIPT}, {block}",
+        training_steps,
+        {"step_size": OGBENCH_STEP_SIZES, "alpha": OGBENCH_ALPHAS},
+        OGBENCH_PICK,
+    )
+
+
+#: code defaults (agents/vgf.py get_config) for environments no VGF script covers
+CODE_DEFAULTS = EnvDefaults(0.99, "min", 1, 0.1, 1.0, NO_SCRIPT)
+MANIPULATION_BLOCK = "commented block (cube-single, cube-double, scene, puzzle-3x3)"
+HUMANOID_BLOCK = "commented block (humanoidmaze-medium/large, antsoccer)"
+ANTMAZE_BLOCK = "commented block (antmaze-large / antmaze-giant)"
 
 #: environment group -> settings; keys are OGBench ``<env>-<dataset>`` names or D4RL groups
 ENV_DEFAULTS: dict[str, EnvDefaults] = {
-    **{f"pointmaze-{m}-navigate": MAZE_DEFAULTS for m in ("medium", "large", "giant", "teleport")},
-    "antmaze-large-navigate": EnvDefaults(0.995, "min", 5, 0.1, SCRIPTS, 2_000_000),
-    "antmaze-giant-navigate": EnvDefaults(
-        0.995, "min", 1, 0.1, "gamma, steps: spec section 3; L_train, eps: code defaults", 3_000_000
+    "cube-single-play": _ogbench_offline(0.99, "mean", MANIPULATION_BLOCK),
+    "cube-double-play": _ogbench_offline(0.99, "mean", MANIPULATION_BLOCK),
+    "scene-play": _ogbench_offline(0.99, "mean", MANIPULATION_BLOCK),
+    "puzzle-3x3-play": _ogbench_offline(0.99, "mean", MANIPULATION_BLOCK),
+    "puzzle-4x4-play": _ogbench_offline(
+        0.99, "mean", "active block (puzzle-4x4 task4; the same values for tasks 1-5 here)"
     ),
-    "humanoidmaze-medium-navigate": EnvDefaults(0.995, "mean", 1, 0.05, SCRIPTS),
-    "humanoidmaze-large-navigate": EnvDefaults(0.995, "mean", 1, 0.05, SCRIPTS),
-    "antsoccer-arena-navigate": EnvDefaults(0.995, "mean", 2, 0.05, SCRIPTS),
-    "cube-single-play": EnvDefaults(0.99, "mean", 1, 0.05, SCRIPTS),
-    "cube-double-play": EnvDefaults(0.99, "mean", 1, 0.05, SCRIPTS),
-    "scene-play": EnvDefaults(0.99, "mean", 1, 0.1, SCRIPTS),
-    "puzzle-3x3-play": EnvDefaults(0.99, "mean", 5, 0.1, SCRIPTS),
-    "puzzle-4x4-play": EnvDefaults(0.99, "mean", 5, 0.1, SCRIPTS),
-    "d4rl-locomotion": EnvDefaults(0.99, "min", 1, 0.1, CODE_DEFAULTS),
-    "d4rl-antmaze": EnvDefaults(0.99, "min", 1, 0.1, CODE_DEFAULTS),
+    "humanoidmaze-medium-navigate": _ogbench_offline(0.995, "mean", HUMANOID_BLOCK),
+    "humanoidmaze-large-navigate": _ogbench_offline(0.995, "mean", HUMANOID_BLOCK),
+    "antsoccer-arena-navigate": _ogbench_offline(0.995, "mean", HUMANOID_BLOCK),
+    "antmaze-large-navigate": _ogbench_offline(0.995, "min", ANTMAZE_BLOCK, 2_000_000),
+    "antmaze-giant-navigate": _ogbench_offline(0.99, "min", ANTMAZE_BLOCK, 3_000_000),
+    **{f"pointmaze-{m}-navigate": CODE_DEFAULTS for m in ("medium", "large", "giant", "teleport")},
     "d4rl-antmaze-large": EnvDefaults(
-        0.995,
+        0.99,
         "min",
         5,
         0.1,
-        "authors' antmaze-large scripts, applied to D4RL's large mazes",
-        2_000_000,
+        0.1,
+        f"{D4RL_SCRIPT}, active block (antmaze-large play/diverse)",
+        1_000_000,
+        {"alpha": D4RL_ALPHAS},
+        D4RL_PICK,
     ),
+    "d4rl-antmaze": CODE_DEFAULTS,  # umaze, umaze-diverse, medium-play/diverse
+    "d4rl-locomotion": CODE_DEFAULTS,
 }
 
-#: OGBench families whose datasets OGBench's own generators make offline (spec section 4.1)
+#: VGF settings every benchmark suite shares: the values of all the authors' VGF run scripts
+#: (K 10, N 10) and the code defaults they keep (512x4 networks, Adam 3e-4, batch 256, tau 0.005),
+#: pinned here so that a later change of VGFConfig's defaults does not move a benchmark
+SCRIPT_COMMON: dict[str, Any] = {
+    "num_particles": 10,  # N: every VGF script (A-VGF scripts use 5)
+    "sampler_euler_steps": 10,  # K: every run script (code default 5)
+    "critic_hidden_layers": [512, 512, 512, 512],
+    "sampler_hidden_layers": [512, 512, 512, 512],
+    "critic_lr": 3e-4,
+    "sampler_lr": 3e-4,
+    "train_batch_size_per_learner": 256,
+    "tau": 0.005,
+    "score_twin_agg": "mean",
+    "particle_agg": "mean",
+    "action_selection": "argmax",
+}
+
+#: OGBench families whose datasets OGBench's own generators make offline (data layer)
 GENERATABLE_FAMILIES = ("pointmaze", "cube", "scene", "puzzle")
 
 
@@ -211,6 +349,11 @@ def minari_task(dataset_id: str, group: str) -> Task:
     )
 
 
+def env_defaults(task: Task) -> EnvDefaults | None:
+    """The :data:`ENV_DEFAULTS` row a task's settings come from (None for the demo tasks)."""
+    return ENV_DEFAULTS.get(task.group)
+
+
 MANIPULATION = (
     "cube-single-play",
     "cube-double-play",
@@ -244,7 +387,13 @@ SMOKE_CONFIG: dict[str, Any] = {
     "sampler_euler_steps": 4,
     "eval_episodes": 2,
 }
-BENCHMARK_CONFIG: dict[str, Any] = {"eval_episodes": EVAL_EPISODES}
+BENCHMARK_CONFIG: dict[str, Any] = {
+    **SCRIPT_COMMON,
+    "eval_episodes": EVAL_EPISODES,
+    "test_flow_steps": TEST_FLOW_STEPS,
+}
+OGBENCH_SCHEDULE = Schedule(eval_interval_steps=OGBENCH_EVAL_INTERVAL)
+D4RL_SCHEDULE = Schedule(eval_interval_steps=D4RL_EVAL_INTERVAL)
 
 
 def demo_task(transitions: int | None = None) -> Task:
@@ -277,14 +426,14 @@ def _d4rl_antmaze() -> tuple[Task, ...]:
     )
 
 
-#: suite name -> (description, builder of its tasks, suite-wide config, evaluations per run)
-_SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], int]] = {
+#: suite name -> (description, builder of its tasks, suite-wide config, evaluation schedule)
+_SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], Schedule]] = {
     "smoke": (
         "The built-in demo task (20000 and 2000 transitions) with small networks; about a minute "
         "per task on 2 CPU cores.",
         lambda: (demo_task(), demo_task(2000)),
         {**SMOKE_CONFIG, "test_flow_steps": [0, 1, 2]},
-        3,
+        Schedule(evaluations=3),
     ),
     "smoke-pointmaze": (
         "OGBench pointmaze-medium task 1 for 2000 steps with small networks; first generate a "
@@ -292,47 +441,49 @@ _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], in
         "`vgf-rllib data generate pointmaze-medium-navigate-v0 --episodes 20 --dir DIR`.",
         lambda: (replace(ogbench_task("pointmaze-medium-navigate", 1), training_steps=2_000),),
         SMOKE_CONFIG,
-        4,
+        Schedule(evaluations=4),
     ),
     "ogbench-manipulation": (
         "OGBench cube-single/double, scene, puzzle-3x3/4x4 (play datasets), tasks 1-5 each.",
         lambda: ogbench_tasks(MANIPULATION),
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        OGBENCH_SCHEDULE,
     ),
     "ogbench-pointmaze": (
-        "OGBench pointmaze medium/large/giant/teleport (navigate datasets), tasks 1-5 each.",
+        "OGBench pointmaze medium/large/giant/teleport (navigate datasets), tasks 1-5 each; "
+        "no VGF script covers pointmaze (code defaults).",
         lambda: ogbench_tasks(POINTMAZE),
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        OGBENCH_SCHEDULE,
     ),
     "ogbench-locomotion": (
         "OGBench antmaze-large/giant, humanoidmaze-medium/large, antsoccer-arena (navigate), "
         "tasks 1-5 each; the datasets need the official download.",
         lambda: ogbench_tasks(LOCOMOTION),
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        OGBENCH_SCHEDULE,
     ),
     "ogbench-default-tasks": (
         "The default task of each of the paper's 10 OGBench environments.",
         lambda: tuple(ogbench_task(group) for group in LOCOMOTION + MANIPULATION),
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        OGBENCH_SCHEDULE,
     ),
     "d4rl-locomotion": (
         "halfcheetah/hopper/walker2d simple/medium/expert from Minari's mujoco namespace "
         "(MuJoCo v5 re-collections; D4RL's medium-replay/medium-expert are not on Minari, so "
-        "scores are not directly comparable with the paper's D4RL rows).",
+        "scores are not directly comparable with the paper's D4RL rows); no VGF script covers "
+        "D4RL locomotion (code defaults).",
         _d4rl_locomotion,
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        D4RL_SCHEDULE,
     ),
     "d4rl-antmaze": (
         "D4RL antmaze umaze/umaze-diverse/medium-play/medium-diverse/large-play/large-diverse "
-        "(Minari).",
+        "(Minari); large mazes from run_vgf_off_d4rl.sh, the others code defaults.",
         _d4rl_antmaze,
         BENCHMARK_CONFIG,
-        EVALUATIONS,
+        D4RL_SCHEDULE,
     ),
 }
 
@@ -345,5 +496,5 @@ def get_suite(name: str) -> Suite:
     """The suite called ``name``; :class:`SuiteError` lists the valid names otherwise."""
     if name not in _SUITES:
         raise SuiteError(f"unknown suite '{name}'; valid suites: {', '.join(_SUITES)}")
-    description, build, config, evaluations = _SUITES[name]
-    return Suite(name, description, build(), dict(config), evaluations)
+    description, build, config, schedule = _SUITES[name]
+    return Suite(name, description, build(), copy.deepcopy(config), schedule)

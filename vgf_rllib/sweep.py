@@ -3,8 +3,9 @@
 All tasks of the suite share one experiment: the search space is a grid over the tasks' ``dataset``
 specs, and the settings that differ between tasks are looked up from the trial's dataset
 (:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with
-trials of the same task. Every trial stops after ``evaluations`` iterations, each evaluating all
-L_test budgets.
+trials of the same task. Each iteration trains one round of the sweep's schedule and evaluates
+all L_test budgets; a trial stops after its task's rounds (:class:`TaskRounds`: tasks with larger
+budgets, such as OGBench antmaze-giant's 3M steps, run more rounds at the same eval interval).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import yaml
 from ray import tune
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from ray.tune.stopper import Stopper
 
 from vgf_rllib.tuning import SweepSpec
 
@@ -54,19 +56,41 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
     return space
 
 
-class PerTaskASHA(FIFOScheduler):
-    """Asynchronous successive halving (ASHA) run separately for each task (trial ``dataset``)."""
+class TaskRounds(Stopper):
+    """Stops each trial after its task's number of rounds (looked up by the trial's dataset)."""
 
-    def __init__(self, **asha_kwargs: Any) -> None:
+    def __init__(self, rounds_by_dataset: dict[str, int]) -> None:
+        self.rounds_by_dataset = dict(rounds_by_dataset)
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        dataset = result["config"]["dataset"]
+        return result["training_iteration"] >= self.rounds_by_dataset[dataset]
+
+    def stop_all(self) -> bool:
+        return False
+
+
+class PerTaskASHA(FIFOScheduler):
+    """Asynchronous successive halving (ASHA) run separately for each task (trial ``dataset``).
+
+    ``max_t_by_task`` (dataset -> rounds) gives each task its own ``max_t``; other keyword
+    arguments go to every task's :class:`AsyncHyperBandScheduler`.
+    """
+
+    def __init__(self, max_t_by_task: dict[str, int] | None = None, **asha_kwargs: Any) -> None:
         super().__init__()
         self._asha_kwargs = asha_kwargs
+        self._max_t_by_task = dict(max_t_by_task or {})
         self._metric = asha_kwargs["metric"]
         self._by_task: dict[str, AsyncHyperBandScheduler] = {}
 
     def _for(self, trial: Any) -> AsyncHyperBandScheduler:
         task = trial.config["dataset"]
         if task not in self._by_task:
-            self._by_task[task] = AsyncHyperBandScheduler(**self._asha_kwargs)
+            kwargs = dict(self._asha_kwargs)
+            if task in self._max_t_by_task:
+                kwargs["max_t"] = self._max_t_by_task[task]
+            self._by_task[task] = AsyncHyperBandScheduler(**kwargs)
         return self._by_task[task]
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
@@ -89,11 +113,13 @@ def make_scheduler(spec: SweepSpec) -> TrialScheduler:
     """FIFO, or ASHA per task over ``training_iteration`` (one evaluation per iteration)."""
     if spec.scheduler.type == "fifo":
         return FIFOScheduler()
+    rounds = spec.rounds_by_dataset()
     return PerTaskASHA(
+        max_t_by_task=rounds,
         time_attr="training_iteration",
         metric=spec.scheduler.metric,
         mode="max",
-        max_t=spec.evaluations,
+        max_t=max(rounds.values()),
         grace_period=spec.scheduler.grace_period,
         reduction_factor=spec.scheduler.reduction_factor,
     )
@@ -120,7 +146,7 @@ def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None
         run_config=tune.RunConfig(
             name=spec.name,
             storage_path=storage_uri(storage),
-            stop={"training_iteration": spec.evaluations},
+            stop=TaskRounds(spec.rounds_by_dataset()),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=spec.checkpoint_frequency,
@@ -137,14 +163,22 @@ def experiment_path(spec: SweepSpec, storage: str) -> str:
 
 
 def write_metadata(spec: SweepSpec, path: str) -> None:
-    """Record suite, tasks (dataset -> name, group) and searched keys for the report."""
+    """Record suite, tasks (dataset -> name, group, budget, schedule) and searched keys for the
+    report."""
     import pyarrow.fs
 
     metadata = {
         "suite": spec.suite.name,
         "sweep": spec.name,
         "tasks": {
-            spec.task_config(t)["dataset"]: {"name": t.name, "group": t.group} for t in spec.tasks
+            t.dataset: {
+                "name": t.name,
+                "group": t.group,
+                "training_steps": spec.budget(t).training_steps,
+                "evaluations": spec.rounds(t),
+                "eval_interval_steps": spec.task_config(t)["updates_per_iteration"],
+            }
+            for t in spec.tasks
         },
         "search": sorted(spec.search),
         "source": spec.source,

@@ -3,6 +3,11 @@
 A sweep file names a suite and says which VGFConfig values are fixed (``config``, ``resources``),
 which are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
 ``docs/sweeps.md`` for the format; every error names the file and the offending key.
+
+A trial's length is its task's gradient-step budget (the suite's, or ``stop.training_steps``), cut
+into ``train()`` rounds by a :class:`~vgf_rllib.suites.Schedule`: ``stop.eval_interval_steps``
+(gradient steps between evaluations, the paper's protocol) or ``stop.evaluations`` (evaluations
+per trial), else the suite's schedule. Each round ends with an evaluation at every L_test.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from vgf_rllib.suites import Suite, SuiteError, Task, get_suite
+from vgf_rllib.suites import Schedule, Suite, SuiteError, Task, get_suite
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -39,7 +44,7 @@ RESOURCE_KEYS = (
 #: fields a sweep file may not set: the suite decides them per task (``stop`` sets the step budget)
 TASK_KEYS = ("dataset", "env", "updates_per_iteration", "eval_interval")
 SEARCH_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
-STOP_KEYS = ("evaluations", "training_steps")
+STOP_KEYS = ("evaluations", "eval_interval_steps", "training_steps")
 CHECKPOINT_KEYS = ("frequency", "num_to_keep")
 SCHEDULER_KEYS = ("type", "metric", "grace_period", "reduction_factor")
 SCHEDULERS = ("fifo", "asha")
@@ -93,7 +98,7 @@ class SweepSpec:
     search: dict[str, SearchDim] = field(default_factory=dict)
     num_samples: int = 1
     scheduler: Scheduler = Scheduler()
-    evaluations: int = 1
+    schedule: Schedule = Schedule(evaluations=1)
     training_steps: int | None = None
     max_failures: int = 2
     checkpoint_frequency: int = 1
@@ -105,11 +110,23 @@ class SweepSpec:
     def dataset_dir(self) -> str | None:
         return self.config.get("dataset_dir")
 
+    def budget(self, task: Task) -> Task:
+        """``task`` with the file's step budget (``stop.training_steps``) when it sets one."""
+        if self.training_steps is None:
+            return task
+        return replace(task, training_steps=self.training_steps)
+
+    def rounds(self, task: Task) -> int:
+        """``train()`` rounds, each ending in an evaluation, of ``task``'s trials."""
+        return self.budget(task).rounds(self.schedule)
+
+    def rounds_by_dataset(self) -> dict[str, int]:
+        """Trial dataset spec -> its rounds (what the per-task stopper and ASHA look up)."""
+        return {task.dataset: self.rounds(task) for task in self.tasks}
+
     def task_config(self, task: Task) -> dict[str, Any]:
         """Every fixed VGFConfig value of ``task``'s trials (suite, task, then the file)."""
-        if self.training_steps is not None:
-            task = replace(task, training_steps=self.training_steps)
-        return {**self.suite.config, **task.config(self.evaluations), **self.config}
+        return {**self.suite.config, **self.budget(task).config(self.schedule), **self.config}
 
 
 def _fail(where: str, message: str) -> SweepConfigError:
@@ -244,14 +261,7 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
     stop = _check_keys(f"{where}: stop", raw.get("stop") or {}, STOP_KEYS)
     checkpoint = _check_keys(f"{where}: checkpoint", raw.get("checkpoint") or {}, CHECKPOINT_KEYS)
     scheduler = _parse_scheduler(f"{where}: scheduler", raw.get("scheduler"))
-    evaluations = _positive_int(
-        f"{where}: stop.evaluations", stop.get("evaluations", suite.evaluations)
-    )
-    if scheduler.type == "asha" and scheduler.grace_period > evaluations:
-        raise _fail(
-            f"{where}: scheduler.grace_period", f"exceeds the {evaluations} evaluations of a trial"
-        )
-    return SweepSpec(
+    spec = SweepSpec(
         name=str(raw.get("name", default_name)),
         suite=suite,
         tasks=_parse_tasks(f"{where}: tasks", suite, raw.get("tasks")),
@@ -259,7 +269,7 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
         search=search,
         num_samples=_positive_int(f"{where}: num_samples", raw.get("num_samples", 1)),
         scheduler=scheduler,
-        evaluations=evaluations,
+        schedule=_parse_schedule(f"{where}: stop", stop, suite),
         training_steps=(
             _positive_int(f"{where}: stop.training_steps", stop["training_steps"])
             if "training_steps" in stop
@@ -277,6 +287,40 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
         ),
         source=raw,
     )
+    rounds = _check_budgets(f"{where}: stop", spec)
+    if scheduler.type == "asha" and scheduler.grace_period > min(rounds.values()):
+        raise _fail(
+            f"{where}: scheduler.grace_period",
+            f"exceeds the {min(rounds.values())} evaluations of the shortest trial",
+        )
+    return spec
+
+
+def _parse_schedule(where: str, stop: dict[str, Any], suite: Suite) -> Schedule:
+    """``stop.eval_interval_steps`` (steps) or ``stop.evaluations`` (count), else the suite's."""
+    if "evaluations" in stop and "eval_interval_steps" in stop:
+        raise _fail(
+            where,
+            "set either evaluations (per trial) or eval_interval_steps (gradient steps between "
+            "evaluations), not both",
+        )
+    if "eval_interval_steps" in stop:
+        interval = _positive_int(f"{where}.eval_interval_steps", stop["eval_interval_steps"])
+        return Schedule(eval_interval_steps=interval)
+    if "evaluations" in stop:
+        return Schedule(evaluations=_positive_int(f"{where}.evaluations", stop["evaluations"]))
+    return suite.schedule
+
+
+def _check_budgets(where: str, spec: SweepSpec) -> dict[str, int]:
+    """Every task's rounds; an error names the first task whose budget the schedule cannot split."""
+    rounds = {}
+    for task in spec.tasks:
+        try:
+            rounds[task.name] = spec.rounds(task)
+        except SuiteError as error:
+            raise _fail(where, f"task {task.name}: {error}") from None
+    return rounds
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

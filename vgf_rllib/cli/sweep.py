@@ -56,11 +56,19 @@ def _print_plan(spec: SweepSpec, storage: str) -> None:
         f"{len(spec.tasks) * per_task}"
     )
     for task in spec.tasks:
-        print(f"  {task.name}: {spec.task_config(task)['updates_per_iteration']} steps/iteration")
+        steps = spec.budget(task).training_steps
+        interval = spec.task_config(task)["updates_per_iteration"]
+        print(
+            f"  {task.name}: {steps} steps, {spec.rounds(task)} evaluation(s), "
+            f"every {interval} steps"
+        )
     for key, dim in spec.search.items():
         print(f"  search {key}: {dim.kind} {list(dim.values)}")
-    budgets = VGFConfig().update_from_dict(spec.task_config(spec.tasks[0])).test_flow_steps
-    print(f"  {spec.evaluations} iteration(s), each evaluated at L_test in {budgets}")
+    config = VGFConfig().update_from_dict(spec.task_config(spec.tasks[0]))
+    print(
+        f"  each iteration trains one round, then evaluates {config.eval_episodes} episode(s) "
+        f"at every L_test in {config.test_flow_steps}"
+    )
     print(f"  scheduler {spec.scheduler.type}; per trial {trial_resources(spec)}")
     print(f"  experiment folder: {experiment_path(spec, storage)}")
 

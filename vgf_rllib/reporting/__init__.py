@@ -1,4 +1,6 @@
-"""Sweep reports: per suite tables (markdown, CSV) and figures (PNG) from Tune experiments."""
+"""Sweep reports: per suite tables (markdown, CSV) and figures (PNG) from Tune experiments, with
+the paper's published numbers beside ours (:mod:`~vgf_rllib.reporting.paper`) and each dataset's
+origin (:mod:`~vgf_rllib.reporting.provenance`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from vgf_rllib.reporting import plots
+from vgf_rllib.reporting.comparison import annotate, comparison_markdown, datasets_markdown
 from vgf_rllib.reporting.results import ReportError, load_evaluations
 from vgf_rllib.reporting.tables import best_per_task, group_table, markdown_table, per_config
 
@@ -27,6 +30,7 @@ def _swept(evals: pd.DataFrame) -> list[str]:
 
 
 def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
+    """``best`` is :func:`~vgf_rllib.reporting.comparison.annotate`'s table."""
     parts = [
         f"# VGF sweep report: {suite}",
         "",
@@ -40,6 +44,10 @@ def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
     ]
     if best.group.nunique() < len(best):
         parts += ["", "## Per environment (average over its tasks)", "", group_table(best)]
+    paper = comparison_markdown(best)
+    if paper:
+        parts += ["", paper]
+    parts += ["", datasets_markdown(best)]
     parts += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
     return "\n".join(parts) + "\n"
 
@@ -53,7 +61,7 @@ def write_report(experiment_dir: str | Path, out_dir: str | Path | None = None) 
     for suite, suite_evals in evals.groupby("suite", sort=False):
         suite_evals.attrs = evals.attrs
         configs = per_config(suite_evals)
-        best = best_per_task(configs)
+        best = annotate(best_per_task(configs), suite_evals)
         figures = [
             plots.learning_curves(suite_evals, best, out / f"{suite}_learning_curves.png"),
             plots.test_time_scaling(configs, best, out / f"{suite}_test_time_scaling.png"),

@@ -82,6 +82,8 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
         "group": task_info.get("group", task),
         "trial": trial_dir.name,
         "errored": (trial_dir / "error.txt").exists(),
+        "dataset": str(config.get("dataset")),
+        "dataset_dir": config.get("dataset_dir"),
     }
     params = {key: _hashable(value) for key, value in config.items()}
     rows = []
