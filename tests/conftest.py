@@ -36,6 +36,14 @@ def ray_session() -> Iterator[None]:
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def trained_demo_module(ray_session: None):
+    """VGF trained on the demo bandit (best actions beside the data's main mode)."""
+    from demo_training import train_demo_module
+
+    return train_demo_module(seed=0, updates_per_iteration=200)
+
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_SWEEP = REPO / "tests" / "data" / "sweep_tiny.yaml"
 

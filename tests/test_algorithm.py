@@ -12,7 +12,6 @@ import torch
 from vgf_rllib import VGF, VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
-from demo_training import train_demo_module
 from vgf_rllib.policy import MODULE_SUBDIR, CheckpointError, load_policy
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -78,12 +77,6 @@ def test_targets_get_no_gradients_and_move_by_tau_every_step():
     assert all(not p.requires_grad and p.grad is None for p in module.target_critic.parameters())
     assert all(p.grad is not None for p in module.critic.parameters())
     algo.stop()
-
-
-@pytest.fixture(scope="module")
-def trained_demo_module():
-    """VGF trained on the demo task (best actions beside the data's main mode)."""
-    return train_demo_module(seed=0, updates_per_iteration=200)
 
 
 def _mean_and_se(result) -> tuple[float, float]:

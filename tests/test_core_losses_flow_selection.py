@@ -28,7 +28,7 @@ def test_flow_matching_loss_matches_formula():
     obs, actions = torch.randn(5, 2), torch.rand(5, 3) * 2 - 1
     noise, times = torch.randn(5, 3), torch.rand(5)
     x_t = (1 - times[:, None]) * noise + times[:, None] * actions
-    manual = (velocity(obs, x_t, times) - (actions - noise)).pow(2).sum(-1).mean()
+    manual = (velocity(obs, x_t, times) - (actions - noise)).pow(2).mean()
     loss = flow_matching_loss(velocity, obs, actions, noise=noise, times=times)
     assert torch.allclose(loss, manual)
 
@@ -140,3 +140,57 @@ def test_polyak_update_moves_target_by_tau():
     polyak_update(main, target, 0.1)
     for b, m, t in zip(before, main.parameters(), target.parameters()):
         assert torch.allclose(t, 0.9 * b + 0.1 * m, atol=1e-7)
+
+
+class LinearTwin(torch.nn.Module):
+    """Twin critic Q_k(s, a) = a . w_k + c_k, with fixed weights (a hand-computable critic)."""
+
+    def __init__(self, w1, w2, c1=0.0, c2=0.0):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([w1, w2], dtype=torch.float32))
+        self.c = torch.nn.Parameter(torch.tensor([c1, c2], dtype=torch.float32))
+
+    def forward(self, obs, actions):
+        return actions @ self.w.T + self.c
+
+
+@pytest.mark.parametrize(
+    "optimizer, gamma, mask, twin_agg, expected_target",
+    [
+        # sgd: a' = a + eps * mean_grad(online) / alpha = (1, -1) + 0.1 * (-1, 2) / 0.5
+        # = (0.8, -0.6); target twins there: 0.8 - 0.6 + 0.5 = 0.7 and 1.6 + 0.6 = 2.2
+        ("sgd", 0.9, 1.0, "min", 0.3 + 0.9 * 0.7),
+        ("sgd", 0.9, 1.0, "mean", 0.3 + 0.9 * (0.7 + 2.2) / 2),
+        ("sgd", 0.9, 0.0, "min", 0.3),
+        ("sgd", 0.5, 1.0, "min", 0.3 + 0.5 * 0.7),
+        # fresh Adam: the first step moves each coordinate by eps * sign(phi): a' = (0.9, -0.9),
+        # target twins there: 0.5 and 2.7
+        ("adam", 0.9, 1.0, "min", 0.3 + 0.9 * 0.5),
+    ],
+)
+def test_td_target_by_hand_with_particles_moved_by_the_online_critics(
+    optimizer, gamma, mask, twin_agg, expected_target
+):
+    """Every flow sample lands on (1, -1) (a huge constant velocity, clipped). The ONLINE twins
+    have mean gradient (-1, 2), the TARGET twins (1.5, 0): transporting with the target critic
+    would leave the particle at (1, -1) (clipped) and give another target."""
+    velocity = ConstantVelocity(torch.tensor([5.0, -5.0]))
+    critic = LinearTwin((-2.0, 1.0), (0.0, 3.0))
+    target = LinearTwin((1.0, 1.0), (2.0, -1.0), c1=0.5)
+    batch = {
+        "observations": torch.zeros(1, 1),
+        "actions": torch.tensor([[0.5, 0.25]]),
+        "rewards": torch.tensor([0.3]),
+        "next_observations": torch.zeros(1, 1),
+        "masks": torch.tensor([mask]),
+    }
+    settings = ParticlePolicySettings(
+        2, 3, TransportSettings(steps=1, step_size=0.1, alpha=0.5, optimizer=optimizer)
+    )
+    losses = vgf_losses(velocity, critic, target, batch, settings, gamma=gamma,
+                        target_twin_agg=twin_agg, particle_agg="mean")
+    assert losses["target_mean"].item() == pytest.approx(expected_target, abs=1e-5)
+    q1, q2 = -2 * 0.5 + 0.25, 3 * 0.25  # online twins at the dataset action
+    expected_loss = (expected_target - q1) ** 2 + (expected_target - q2) ** 2
+    assert losses["critic_loss"].item() == pytest.approx(expected_loss, abs=1e-5)
+

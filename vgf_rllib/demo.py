@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from vgf_rllib import demo_chain
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays
 from vgf_rllib.data.loading import SUITE_LOADERS
 
@@ -86,16 +87,21 @@ def make_demo_arrays(num_transitions: int = 20_000, seed: int = 0) -> dict[str, 
 
 
 def load_demo_dataset(name: str, **options: Any) -> OfflineDataset:
-    """Loader for ``demo:offset-bandit[-N]`` (N transitions, default 20000)."""
-    match = re.fullmatch(r"offset-bandit(?:-(\d+))?", name)
-    if match is None:
+    """Loader for ``demo:offset-bandit[-N]`` (N transitions, default 20000) and
+    ``demo:delayed-chain[-E]`` (E episodes of :mod:`vgf_rllib.demo_chain`, default 5000)."""
+    bandit = re.fullmatch(r"offset-bandit(?:-(\d+))?", name)
+    chain = re.fullmatch(rf"{demo_chain.DATASET_NAME}(?:-(\d+))?", name)
+    if bandit is not None:
+        arrays, env_spec = make_demo_arrays(int(bandit.group(1) or 20_000)), ENV_SPEC
+    elif chain is not None:
+        arrays = demo_chain.make_chain_arrays(int(chain.group(1) or 5_000))
+        env_spec = demo_chain.ENV_SPEC
+    else:
         raise DatasetError(
-            f"unknown demo dataset 'demo:{name}'; available: '{DATASET_SPEC}[-<transitions>]'"
+            f"unknown demo dataset 'demo:{name}'; available: '{DATASET_SPEC}[-<transitions>]', "
+            f"'demo:{demo_chain.DATASET_NAME}[-<episodes>]'"
         )
-    count = int(match.group(1) or 20_000)
-    return from_arrays(
-        make_demo_arrays(count), source=f"demo:{name}", metadata={"env_spec": ENV_SPEC}
-    )
+    return from_arrays(arrays, source=f"demo:{name}", metadata={"env_spec": env_spec})
 
 
 gym.register(id=ENV_ID, entry_point=OffsetBanditEnv, max_episode_steps=1)

@@ -18,13 +18,14 @@ def flow_matching_loss(
     """Conditional flow-matching loss mean ||v(s, x_t, t) - (x1 - x0)||^2 (spec 2.1).
 
     x0 ~ N(0, I) (``noise``), x1 = dataset action, t ~ U[0, 1] (``times``), and
-    x_t = (1 - t) x0 + t x1. The squared norm is summed over action dims, averaged over rows.
+    x_t = (1 - t) x0 + t x1. The squared error is averaged over rows AND action dims, as in the
+    authors' code (a sum over dims would scale the loss, and the sampler's Adam steps' noise, by d).
     """
     x0 = torch.randn_like(actions) if noise is None else noise
     t = torch.rand(actions.shape[:-1], device=actions.device) if times is None else times
     x_t = (1.0 - t.unsqueeze(-1)) * x0 + t.unsqueeze(-1) * actions
     target = actions - x0
-    return (velocity(obs, x_t, t) - target).pow(2).sum(-1).mean()
+    return (velocity(obs, x_t, t) - target).pow(2).mean()
 
 
 def sample_flow(

@@ -7,6 +7,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
+#: flax's LayerNorm epsilon, which the authors' critics use (torch's default is 1e-5)
+LAYER_NORM_EPS = 1e-6
+
 
 def mlp(
     in_dim: int, hidden: Sequence[int], out_dim: int, *, layer_norm: bool = False
@@ -21,7 +24,7 @@ def mlp(
     for size in hidden:
         layers.append(xavier_linear(width, size))
         if layer_norm:
-            layers.append(nn.LayerNorm(size))
+            layers.append(nn.LayerNorm(size, eps=LAYER_NORM_EPS))
         layers.append(nn.ReLU())
         width = size
     layers.append(xavier_linear(width, out_dim))
