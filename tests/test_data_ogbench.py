@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from importlib import metadata
 
 import numpy as np
 import pytest
@@ -15,11 +17,16 @@ from vgf_rllib.data import (
     ogbench_generate,
     ogbench_verify,
 )
-from vgf_rllib.data.ogbench_catalog import parse_dataset_name, parse_singletask_name
+from vgf_rllib.data.ogbench_catalog import (
+    GENERATOR_KEY,
+    parse_dataset_name,
+    parse_singletask_name,
+)
 from vgf_rllib.data.ogbench_generate import generate, recipe_for
 from vgf_rllib.data.ogbench_verify import verify
 from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing, make_ogbench_env
 from vgf_rllib.envs import EnvSpecError, make_env, normalized_score
+from vgf_rllib.reporting.provenance import dataset_origin
 
 pytest.importorskip("ogbench")
 MAZE = "pointmaze-medium-navigate-v0"
@@ -143,12 +150,47 @@ def test_official_recipes():
 
 def test_generated_file_layout(data_dir):
     with np.load(data_dir / f"{MAZE}.npz") as train, np.load(data_dir / f"{MAZE}-val.npz") as val:
-        assert set(train.files) == {"observations", "actions", "terminals", "qpos", "qvel"}
+        assert set(train.files) == {
+            "observations",
+            "actions",
+            "terminals",
+            "qpos",
+            "qvel",
+            GENERATOR_KEY,
+        }
         assert train["observations"].shape == (3 * 1001, 2) and val["terminals"].shape == (1001,)
         assert train["terminals"].dtype == bool and train["terminals"].sum() == 3
         assert np.abs(train["actions"]).max() <= 1.0
     with np.load(data_dir / f"{CUBE}.npz") as train:
         assert train["observations"].shape == (300, 28) and train["actions"].shape == (300, 5)
+
+
+def test_generated_files_record_their_generator(data_dir):
+    import ogbench.utils
+
+    version = metadata.version("ogbench")
+    for split, suffix, episodes, official in (("train", "", 3, 1000), ("val", "-val", 1, 100)):
+        path = data_dir / f"{MAZE}{suffix}.npz"
+        with np.load(path, allow_pickle=False) as archive:  # a plain string, no pickle needed
+            record = json.loads(str(archive[GENERATOR_KEY]))
+        assert record == {
+            "generator": "vgf-rllib",
+            "dataset": MAZE,
+            "split": split,
+            "episodes": episodes,
+            "official_episodes": official,
+            "episode_steps": 1001,
+            "seed": 0,
+            "ogbench_version": version,
+        }
+        raw = ogbench.utils.load_dataset(str(path))  # ogbench's own reader ignores the record
+        assert GENERATOR_KEY not in raw and len(raw["observations"]) == episodes * 1000
+    with np.load(data_dir / f"{CUBE}.npz") as archive:
+        cube = json.loads(str(archive[GENERATOR_KEY]))
+    assert (cube["episodes"], cube["episode_steps"], cube["split"]) == (1, 300, "train")
+    origin = dataset_origin(f"ogbench:{MAZE}", str(data_dir))
+    assert (origin.origin, origin.differs) == ("generated locally", "yes")
+    assert "3 of the official 1000 episodes" in origin.note
 
 
 def test_load_single_task_through_load_dataset(data_dir):

@@ -28,6 +28,10 @@ TASK_IDS = (1, 2, 3, 4, 5)
 VERSION_SUFFIX = "-v0"
 DIR_ENV_VAR = "VGF_OGBENCH_DIR"
 DEFAULT_DIR = "~/.ogbench/data"
+#: key of the JSON provenance record (generator, dataset, split, episodes, seed, ogbench version)
+#: that ``vgf-rllib data generate`` stores in each ``.npz`` it writes; OGBench's own loader reads
+#: only the keys it names, so the extra entry is invisible to it
+GENERATOR_KEY = "vgf_generator"
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ env's BFS subgoal direction plus Gaussian noise 0.5; manipulation ``play`` (plan
 0.1) and ``noisy`` (Markov oracles, per-episode noise level up to 0.1, random actions with
 probability 0.1, puzzle 0.2), 1001 steps, 1000 episodes (cube-triple / puzzle-4x5 3000,
 cube-quadruple / puzzle-4x6 5000). Plus 10% validation episodes, the official file layout
-(observations, actions, terminals, qpos, qvel, button_states) and an atomic write.
+(observations, actions, terminals, qpos, qvel, button_states) and an atomic write. Each file
+also carries a JSON provenance record under :data:`GENERATOR_KEY` (ogbench's loader reads only
+the keys it names, so it ignores the record).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
@@ -23,6 +26,7 @@ import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError
 from vgf_rllib.data.ogbench_catalog import (
+    GENERATOR_KEY,
     OGBENCH_DATASETS,
     OGBenchName,
     dataset_files,
@@ -43,6 +47,7 @@ STACK_RANGE = {
     "quadruple": (0.1, 0.5),
 }
 LARGE_EPISODES = {"triple": 3000, "quadruple": 5000, "4x5": 3000, "4x6": 5000}
+GENERATOR_NAME = "vgf-rllib"
 
 Episode = dict[str, list]
 Collector = Callable[[], "Episode | None"]  # None: episode rejected, collect again
@@ -271,6 +276,43 @@ def _manip_collector(env: Any, parsed: OGBenchName, recipe: Recipe) -> Collector
 # --- driver -----------------------------------------------------------------------------------
 
 
+def _ogbench_version() -> str:
+    """The installed ogbench's version, ``unknown`` where its metadata is missing."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("ogbench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _validation_episodes(train_episodes: int) -> int:
+    """Validation episodes that go with ``train_episodes`` training episodes (10%, at least 1)."""
+    return max(1, train_episodes // 10)
+
+
+def provenance_record(
+    dataset: str, split: str, *, train_episodes: int, recipe: Recipe, episode_steps: int, seed: int
+) -> np.ndarray:
+    """The record stored under :data:`GENERATOR_KEY` in one split's file: JSON in a 0-d array.
+
+    ``episodes`` is the split's episode count, ``official_episodes`` the official file's count for
+    the same split.
+    """
+    val = split == "val"
+    record = {
+        "generator": GENERATOR_NAME,
+        "dataset": dataset,
+        "split": split,
+        "episodes": _validation_episodes(train_episodes) if val else train_episodes,
+        "official_episodes": _validation_episodes(recipe.episodes) if val else recipe.episodes,
+        "episode_steps": episode_steps,
+        "seed": seed,
+        "ogbench_version": _ogbench_version(),
+    }
+    return np.array(json.dumps(record))
+
+
 def _stack(episodes: list[Episode]) -> dict[str, np.ndarray]:
     """Concatenate episodes into OGBench's file layout and dtypes."""
     dtypes = {"terminals": bool, "button_states": np.int64}
@@ -326,7 +368,7 @@ def generate(
         raise DatasetError(
             f"{parsed.dataset}: need episodes >= 1 and episode_steps >= 2; got {num_train}, {steps}"
         )
-    num_val = max(1, num_train // 10)
+    num_val = _validation_episodes(num_train)
 
     import gymnasium
     from tqdm import trange
@@ -353,7 +395,17 @@ def generate(
                 collected.append(episode)
     finally:
         env.close()
+    recipe_args = {"train_episodes": num_train, "recipe": recipe, "episode_steps": steps}
     _write_atomically(
-        {train_path: _stack(collected[:num_train]), val_path: _stack(collected[num_train:])}
+        {
+            path: {
+                **_stack(episodes),
+                GENERATOR_KEY: provenance_record(parsed.dataset, split, seed=seed, **recipe_args),
+            }
+            for path, split, episodes in (
+                (train_path, "train", collected[:num_train]),
+                (val_path, "val", collected[num_train:]),
+            )
+        }
     )
     return train_path, val_path

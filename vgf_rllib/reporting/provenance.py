@@ -3,8 +3,9 @@
 - Minari ``mujoco/*``: MuJoCo-v5 re-collections, not D4RL's files (scores not comparable).
 - Minari ``D4RL/*``: Minari's re-creations of D4RL in gymnasium-robotics (antmaze: collected with
   per-episode goals, relabelled for the evaluation goal by the loader), not D4RL's files either.
-- OGBench: a file made by ``vgf-rllib data generate`` carries the key :data:`GENERATOR_KEY` (a JSON
-  record of the generator, recipe and episode count) inside its ``.npz``; such a file follows
+- OGBench: a file made by ``vgf-rllib data generate`` carries the key
+  :data:`~vgf_rllib.data.ogbench_catalog.GENERATOR_KEY` (a JSON record of the generator, dataset,
+  split, episode counts, seed and ogbench version) inside its ``.npz``; such a file follows
   OGBench's recipe but is not the official file. Ant/humanoid datasets cannot be generated offline,
   so a file for them is the official download. A point-maze or manipulation file without the key
   is unverified (the official download, or a file generated before the generator wrote the key).
@@ -22,11 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError
-from vgf_rllib.data.ogbench_catalog import dataset_files, ogbench_dir, parse_dataset_name
+from vgf_rllib.data.ogbench_catalog import (
+    GENERATOR_KEY,
+    dataset_files,
+    ogbench_dir,
+    parse_dataset_name,
+)
 from vgf_rllib.data.ogbench_data import EXPERT_FAMILIES
-
-#: key of the JSON provenance record the OGBench generator stores in each ``.npz`` it writes
-GENERATOR_KEY = "vgf_generator"
 
 
 @dataclass(frozen=True)
