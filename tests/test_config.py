@@ -1,4 +1,4 @@
-"""VGFConfig: spec-3 defaults, setters and validation messages."""
+"""VGFConfig: defaults (docs/algorithm.md, "Defaults"), setters and validation messages."""
 
 from __future__ import annotations
 

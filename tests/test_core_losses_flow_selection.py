@@ -1,4 +1,8 @@
-"""Flow sampler (spec 2.1), critic target/losses (2.4) and action selection (2.5)."""
+"""Flow sampler, critic target/losses and action selection.
+
+See docs/algorithm.md, "Reference sampler", "Critic target" and "Acting and the test-time
+budget".
+"""
 
 from __future__ import annotations
 

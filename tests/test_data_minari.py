@@ -1,8 +1,10 @@
-"""Minari datasets created locally (no download): flattening, rewards, env, scores (spec 4.2).
+"""Minari datasets created locally (no download): flattening, rewards, env, scores.
 
 The AntMaze tests build datasets with the structure of Minari's ``D4RL/antmaze/*`` (dict
 observations ``observation`` / ``achieved_goal`` / ``desired_goal``, per-episode goals recorded
 by a continuing env, an evaluation env spec whose maze map has one goal cell ``"g"``).
+
+See docs/algorithm.md, "Data", and docs/data.md.
 """
 
 from __future__ import annotations

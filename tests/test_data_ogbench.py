@@ -1,4 +1,7 @@
-"""OGBench offline: names, generation, single-task loading, verify, eval env (spec 4.1)."""
+"""OGBench offline: names, generation, single-task loading, verify, eval env.
+
+See docs/algorithm.md, "Data", and docs/data.md.
+"""
 
 from __future__ import annotations
 

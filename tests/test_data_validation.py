@@ -38,7 +38,7 @@ def test_valid_arrays_become_float32_and_clipped_actions():
     dataset = from_arrays(raw, source="mine")
     assert len(dataset) == 6 and dataset.observation_dim == 3 and dataset.action_dim == 2
     assert all(a.dtype == np.float32 for a in dataset.as_dict().values())
-    assert dataset.actions.max() < 1.0  # spec 4.3 clip to 1 - 1e-5
+    assert dataset.actions.max() < 1.0  # clipped to 1 - 1e-5 (docs/algorithm.md, "Data")
     assert dataset.terminals[-1] == 1.0 and dataset.source == "mine"
 
 

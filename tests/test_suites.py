@@ -150,7 +150,7 @@ OGB_SETS = {"step_size": (0.01, 0.05), "alpha": (0.2, 0.5)}
 def test_per_environment_defaults(
     suite, task, gamma, target, l_train, eps, alpha, steps, source
 ) -> None:
-    """The authors' VGF script rows (docs/algorithm.md section 3), each with its source."""
+    """The authors' VGF script rows (docs/settings.md, "Per environment"), each with its source."""
     found = get_suite(suite).task(task)
     assert found.settings == {
         "gamma": gamma,

@@ -6,8 +6,9 @@ narrow mode around m(s) and 20% uniformly over [-1, 1]^2, so
 
 - behavior cloning (one flow sample) lands near m(s) and misses the optimum by ``offset``,
 - best-of-N finds the occasional sample nearer a*(s),
-- VGF's transport moves every particle toward a*(s) (spec 1: particles may leave the
-  support of mu's main mode).
+- VGF's transport moves every particle toward a*(s) (particles may leave the support of mu's
+  main mode, as far as L and eps let them: docs/algorithm.md, opening paragraph and
+  "Transport").
 
 Gym id: ``vgf_rllib.demo:OffsetBandit-v0``; dataset spec: ``demo:offset-bandit``.
 """

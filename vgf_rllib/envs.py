@@ -2,11 +2,12 @@
 
 A spec is any gymnasium id (``"Pendulum-v1"``, ``"my_pkg.envs:MyEnv-v0"``) or a
 ``suite:name`` string handled by a factory in :data:`ENV_FACTORIES`:
-``ogbench:<env>-<dataset>-singletask[-taskN]-v0`` (spec 4.1; metric: ``info["success"]``; the
+``ogbench:<env>-<dataset>-singletask[-taskN]-v0`` (metric: ``info["success"]``; the
 keyword ``success_timing="pre"|"post"`` chooses when success is judged) and
-``minari:<dataset id or directory>`` (the dataset's eval env, spec 4.2; D4RL-normalized score;
+``minari:<dataset id or directory>`` (the dataset's eval env; D4RL-normalized score;
 AntMaze: non-continuing, fixed goal, D4RL's 29-dim observations, ``info["success"]``).
-Keyword arguments go to the factory (or to ``gym.make``). See ``docs/data.md``.
+Keyword arguments go to the factory (or to ``gym.make``). See ``docs/data.md`` and
+docs/algorithm.md, "Data".
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Scoring one set of weights at several test-time budgets L_test (spec 2.5).
+"""Scoring one set of weights at several test-time budgets L_test.
 
-Every budget plays the same episodes (same env seeds), so budgets differ only by L_test.
+Every budget plays the same episodes (same env seeds), so budgets differ only by L_test
+(docs/algorithm.md, "Acting and the test-time budget", and item 7 of "Deviations from the
+authors' code").
 Environments run in lockstep so each step is one batched particle-flow call.
 :data:`EVAL_EPISODES` (50, the paper's protocol) is the number of episodes per L_test wherever
 a number is reported (config, ``vgf-rllib train`` and ``vgf-rllib evaluate``).
@@ -20,7 +22,7 @@ from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing
 from vgf_rllib.envs import make_env, normalized_score
 
 MAX_PARALLEL_ENVS = 16
-#: episodes per L_test and evaluation (the paper's protocol, spec section 3)
+#: episodes per L_test and evaluation (the paper's protocol; docs/data.md, "Evaluation episodes")
 EVAL_EPISODES = 50
 #: env spec prefix of the suite whose success timing can be chosen
 OGBENCH_PREFIX = "ogbench:"

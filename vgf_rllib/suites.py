@@ -25,7 +25,8 @@ from typing import Any, Literal
 from vgf_rllib import demo
 from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, ogbench_dir
 
-#: episodes per L_test and evaluation round (the authors' protocol, docs/algorithm.md section 3)
+#: episodes per L_test and evaluation round (the authors' protocol; docs/data.md,
+#: "Evaluation episodes")
 EVAL_EPISODES = 50
 #: L_test budgets every evaluation scores (the reference evaluates each checkpoint at 0..3)
 TEST_FLOW_STEPS = [0, 1, 2, 3]
@@ -183,7 +184,8 @@ class Suite:
 
 # --- per-environment settings -------------------------------------------------------------------
 
-#: the authors' VGF run scripts (docs/algorithm.md section 3); the A-VGF scripts are not used here
+#: the authors' VGF run scripts (docs/settings.md, "Per environment"); the A-VGF scripts are
+#: not used here
 OGBENCH_SCRIPT = "run_vgf_off_ogbench.sh"
 D4RL_SCRIPT = "run_vgf_off_d4rl.sh"
 NO_SCRIPT = "no VGF script value; code defaults (agents/vgf.py get_config), sweep"

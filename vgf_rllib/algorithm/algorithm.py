@@ -5,8 +5,10 @@ Deviations from RLlib's offline algorithms, on purpose:
   hands the arrays to every learner, which keeps them on its device.
 - ``training_step`` runs ``updates_per_iteration`` gradient steps inside each learner.
 - ``step`` adds ``vgf_eval`` (one record per L_test) on evaluation iterations.
-- ``restore_from_path`` skips the EnvRunner sync that crashes for offline-only algorithms
-  (RLLIB_NOTES trap 4), so ``VGF.from_checkpoint`` and Tune restore work.
+- ``restore_from_path`` skips the EnvRunner sync. RLlib's own restore syncs weights to the
+  ``env_runner_group``, which is None for an offline-only algorithm, so its
+  ``from_checkpoint`` / ``restore_from_path`` (and with them Tune restore) crash, as they do
+  for RLlib's own BC; with this override ``VGF.from_checkpoint`` and Tune restore work.
 """
 
 from __future__ import annotations
@@ -87,7 +89,10 @@ class VGF(Algorithm):
         return load_dataset(config.dataset, **options)
 
     def training_step(self) -> None:
-        """``updates_per_iteration`` i.i.d. gradient steps in every learner (spec 2.4)."""
+        """``updates_per_iteration`` i.i.d. gradient steps in every learner.
+
+        One step: docs/algorithm.md, "Critic target".
+        """
         num_updates = self.config.updates_per_iteration
         learner_results = self._on_every_learner(
             lambda learner: learner.train_on_resident_data(num_updates)
@@ -121,7 +126,10 @@ class VGF(Algorithm):
         *,
         show_progress: bool = False,
     ) -> dict[str, Any]:
-        """Score the current weights at every L_test (spec 2.5) without retraining."""
+        """Score the current weights at every L_test without retraining.
+
+        See docs/algorithm.md, "Acting and the test-time budget".
+        """
         results = evaluate_budgets(
             self.get_policy_module(),
             self.config.env,

@@ -1,11 +1,14 @@
-"""VGFConfig: every knob of spec section 3 with the authors' defaults.
+"""VGFConfig: every VGF setting with the authors' defaults (docs/algorithm.md, "Defaults").
 
 Deviations from RLlib's usual offline setup, on purpose:
 - VGF reads its dataset itself (``offline_dataset(dataset=...)``) and holds it as tensors on
-  each learner's device (RLLIB_NOTES: about 1.0x a bare PyTorch loop; RLlib's Ray Data path
-  yields time-contiguous minibatches and costs startup time). ``input_`` stays unused.
+  each learner's device, drawing i.i.d. minibatches there: measured at about the speed of a
+  bare PyTorch loop, whereas RLlib's Ray Data path yields time-contiguous minibatches (unless a
+  local shuffle buffer is set) and costs seconds of startup. ``input_`` stays unused
+  (docs/algorithm.md, "Deviations from the authors' code", item 4).
 - Evaluation runs VGF's own loop (``test_time(...)``) so one checkpoint is scored at several
-  test-time budgets L_test (spec 2.5); RLlib's ``evaluation_interval`` is not used.
+  test-time budgets L_test; RLlib's ``evaluation_interval`` is not used (docs/algorithm.md,
+  "Acting and the test-time budget", and item 7 of "Deviations from the authors' code").
 - ``lr`` is None: the critics and the flow sampler have their own learning rates.
 """
 
@@ -61,12 +64,13 @@ class VGFConfig(AlgorithmConfig):
         super().__init__(algo_class=algo_class or VGF)
         self._is_online = False  # offline only: no EnvRunners are created
         # fmt: off
-        # Data (spec 4): a path (.npz, .parquet, Minari dir), "ogbench:<name>", "minari:<id>".
+        # Data (docs/algorithm.md, "Data"; docs/data.md): a path (.npz, .parquet, Minari dir),
+        # "ogbench:<name>", "minari:<id>".
         self.dataset: Any = None
         self.dataset_dir: str | None = None   # where suite loaders look for files
         self.rescale_actions = False          # map actions from the env's bounds to [-1, 1]
         self.normalize_observations = False   # z-score observations (stats saved in checkpoint)
-        # Networks and optimizers (spec 3).
+        # Networks and optimizers (docs/algorithm.md, "Networks" and "Defaults").
         self.critic_hidden_layers = [512, 512, 512, 512]   # twin critics, LayerNorm + ReLU
         self.sampler_hidden_layers = [512, 512, 512, 512]  # flow velocity field, ReLU
         self.critic_lr = 3e-4                 # Adam learning rate of the twin critics
@@ -76,7 +80,7 @@ class VGFConfig(AlgorithmConfig):
         self.train_batch_size_per_learner = 256  # minibatch size per gradient step
         self.updates_per_iteration = 1000     # gradient steps per `train()` call
         self.lr = None                        # unused: see critic_lr / sampler_lr
-        # Value gradient flow (spec 2.3, 3).
+        # Value gradient flow (docs/algorithm.md, "Transport", "Variants" and "Defaults").
         self.num_particles = 10               # N particles per state
         self.sampler_euler_steps = 10         # K Euler steps of the flow sampler
         self.train_flow_steps = 1             # L_train transport steps for the TD target
@@ -86,13 +90,13 @@ class VGFConfig(AlgorithmConfig):
         self.score_twin_agg = "mean"          # twin aggregation inside grad_a Qbar
         self.target_twin_agg = "min"          # twin aggregation of target values and scores
         self.particle_agg = "mean"            # aggregation over next-state particles
-        self.action_selection = "argmax"      # "argmax", "softmax" or "random" (spec 2.5)
+        self.action_selection = "argmax"      # "argmax", "softmax" or "random"
         self.selection_temperature = 1.0      # temperature of softmax selection
-        # Test time (spec 2.5).
+        # Test time (docs/algorithm.md, "Acting and the test-time budget").
         self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
         self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
-        self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50, spec 3)
+        self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50)
         self.eval_num_particles = None        # N at test time (None: num_particles)
         self.eval_step_size = None            # eps at test time (None: step_size)
         self.success_timing = None            # OGBench: "pre" / "post" (None: ogbench default)
@@ -120,7 +124,9 @@ class VGFConfig(AlgorithmConfig):
         selection_temperature: float | None = NotProvided,
         **kwargs,
     ) -> "VGFConfig":
-        """Sets VGF's training settings (spec 3); other kwargs go to RLlib's ``training``.
+        """Sets VGF's training settings; other kwargs go to RLlib's ``training``.
+
+        Defaults: docs/algorithm.md, "Defaults"; per-suite values: docs/settings.md.
 
         Args:
             critic_hidden_layers: Hidden sizes of each twin critic (LayerNorm + ReLU).
@@ -158,7 +164,7 @@ class VGFConfig(AlgorithmConfig):
         rescale_actions: bool | None = NotProvided,
         normalize_observations: bool | None = NotProvided,
     ) -> "VGFConfig":
-        """Sets the dataset VGF trains on (spec 4).
+        """Sets the dataset VGF trains on (docs/algorithm.md, "Data"; docs/data.md).
 
         Args:
             dataset: A dict of arrays, a file path (.npz, .parquet, Minari dataset dir),
@@ -187,7 +193,9 @@ class VGFConfig(AlgorithmConfig):
         eval_step_size: float | None = NotProvided,
         success_timing: str | None = NotProvided,
     ) -> "VGFConfig":
-        """Sets how VGF acts and is evaluated (spec 2.5); none of it needs retraining.
+        """Sets how VGF acts and is evaluated; none of it needs retraining.
+
+        See docs/algorithm.md, "Acting and the test-time budget".
 
         Args:
             test_flow_steps: The L_test budgets every evaluation scores (0 = best-of-N).

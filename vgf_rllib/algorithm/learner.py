@@ -3,8 +3,11 @@
 Deviations from RLlib's offline learners, on purpose:
 - The dataset lives as tensors on the learner's device; minibatches are drawn i.i.d. with
   ``torch.randint`` there (no Ray Data pipeline, no time-contiguous batches).
-- Target critics are Polyak-updated after EVERY gradient step (in ``apply_gradients``), not
-  once per ``update()`` call as ``after_gradient_based_update`` would (RLLIB_NOTES trap 1).
+- Target critics are Polyak-updated after EVERY gradient step (in ``apply_gradients``).
+  RLlib's usual hook, ``after_gradient_based_update``, runs once per ``update()`` call, i.e.
+  once per training iteration of many gradient steps (RLlib's CQL applies Polyak that way);
+  tau = 0.005 assumes one update per step (docs/algorithm.md, "Critic target", step 6, and
+  item 5 of "Deviations from the authors' code").
 """
 
 from __future__ import annotations
@@ -56,7 +59,10 @@ class VGFTorchLearner(TorchLearner):
     def compute_loss_for_module(
         self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
     ) -> torch.Tensor:
-        """Critic TD loss + flow-matching loss (spec 2.4); the two touch disjoint parameters."""
+        """Critic TD loss + flow-matching loss; the two touch disjoint parameters.
+
+        See docs/algorithm.md, "Critic target".
+        """
         module = self._module[module_id].unwrapped()
         settings = policy_settings_from_model_config(
             module.model_config, flow_steps=config.train_flow_steps

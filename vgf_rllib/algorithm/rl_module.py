@@ -1,7 +1,8 @@
 """The VGF RLModule: twin critics, their targets and the flow sampler; acts by particle flow.
 
 VGF keeps no policy network. ``_forward_inference`` draws N flow samples, transports them
-L_test steps along the online critics' action gradient and returns the best one (spec 2.5).
+L_test steps along the online critics' action gradient and returns the best one
+(docs/algorithm.md, "Acting and the test-time budget").
 The transport needs ``torch.autograd.grad`` w.r.t. the particles, so inference enables grad
 locally even under an outer ``no_grad`` (no parameter gradients are produced).
 """
@@ -48,11 +49,12 @@ def policy_settings_from_model_config(
 
 
 class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
-    """Critics + flow sampler; acting is the VGF particle policy of spec 2.5.
+    """Critics + flow sampler; acting is the VGF particle policy.
 
     ``model_config`` carries the VGF fields (see ``VGFConfig._model_config_auto_includes``).
     The acting budget starts at ``inference_flow_steps`` and can be changed at any time with
-    :meth:`set_test_time_budget` without retraining.
+    :meth:`set_test_time_budget` without retraining (docs/algorithm.md, "Acting and the
+    test-time budget").
     """
 
     def setup(self) -> None:
@@ -105,7 +107,10 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         num_particles: int | None = None,
         step_size: float | None = None,
     ) -> None:
-        """Change L_test, N or eps used for acting (spec 2.5: no retraining needed)."""
+        """Change L_test, N or eps used for acting; no retraining needed.
+
+        See docs/algorithm.md, "Acting and the test-time budget".
+        """
         transport = self.acting.transport
         if flow_steps is not None:
             transport = replace(transport, steps=int(flow_steps))
@@ -115,7 +120,10 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         self.acting = replace(self.acting, num_particles=particles, transport=transport)
 
     def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
-        """Actions in [-1, 1] for raw observations ``(B, obs_dim)`` (spec 2.5)."""
+        """Actions in [-1, 1] for raw observations ``(B, obs_dim)``.
+
+        See docs/algorithm.md, "Acting and the test-time budget".
+        """
         return act(
             self.velocity,
             self.critic,

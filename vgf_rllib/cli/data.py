@@ -1,6 +1,6 @@
 """``vgf-rllib data``: generate OGBench datasets offline, list local datasets, check a dataset.
 
-Spec section 4. Nothing here touches the network.
+See docs/algorithm.md, "Data", and docs/data.md. Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "data",
         help="generate, list and check offline datasets",
-        description="Offline datasets (spec section 4): generate OGBench point-maze and "
+        description="Offline datasets: generate OGBench point-maze and "
         "manipulation datasets with OGBench's own oracles, list what is present locally, and "
         "validate a dataset (for OGBench also against the environment's success signal).",
     )

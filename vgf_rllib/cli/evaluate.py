@@ -1,4 +1,7 @@
-"""``vgf-rllib evaluate``: score a checkpoint at several test-time budgets L_test (spec 2.5)."""
+"""``vgf-rllib evaluate``: score a checkpoint at several test-time budgets L_test.
+
+See docs/algorithm.md, "Acting and the test-time budget".
+"""
 
 from __future__ import annotations
 

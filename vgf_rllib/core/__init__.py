@@ -1,6 +1,6 @@
-"""Pure-torch VGF: networks, flow sampler, particle transport, losses, selection (spec 2).
+"""Pure-torch VGF: networks, flow sampler, particle transport, losses, selection.
 
-Nothing here imports Ray; every piece is testable on its own.
+Nothing here imports Ray; every piece is testable on its own. See docs/algorithm.md.
 """
 
 from vgf_rllib.core.flow import flow_matching_loss, sample_flow

@@ -1,4 +1,7 @@
-"""Behavior flow matching: the reference sampler mu(a|s) (spec 2.1)."""
+"""Behavior flow matching: the reference sampler mu(a|s).
+
+See docs/algorithm.md, "Reference sampler".
+"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ def flow_matching_loss(
     noise: torch.Tensor | None = None,
     times: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Conditional flow-matching loss mean ||v(s, x_t, t) - (x1 - x0)||^2 (spec 2.1).
+    """Conditional flow-matching loss mean ||v(s, x_t, t) - (x1 - x0)||^2.
 
     x0 ~ N(0, I) (``noise``), x1 = dataset action, t ~ U[0, 1] (``times``), and
     x_t = (1 - t) x0 + t x1. The squared error is averaged over rows AND action dims, as in the
@@ -36,9 +39,10 @@ def sample_flow(
     *,
     noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Draw ``num_samples`` actions per state with K Euler steps, clipped to [-1, 1] (spec 2.1).
+    """Draw ``num_samples`` actions per state with K Euler steps, clipped to [-1, 1].
 
     ``obs`` is ``(B, obs_dim)``; returns ``(B, num_samples, action_dim)``. No gradient flows.
+    See docs/algorithm.md, "Reference sampler".
     """
     batch = obs.shape[0]
     shape = (batch, num_samples, velocity.action_dim)

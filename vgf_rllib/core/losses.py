@@ -1,4 +1,4 @@
-"""Critic target and losses of one VGF gradient step (spec 2.4)."""
+"""Critic target and losses of one VGF gradient step (docs/algorithm.md, "Critic target")."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ PARTICLE_AGGREGATIONS = ("mean", "max")
 
 
 def aggregate_particles(values: torch.Tensor, how: str) -> torch.Tensor:
-    """Reduce per-particle values ``(B, N)`` to ``(B,)`` by ``mean`` or ``max`` (spec 2.4 step 3)."""
+    """Reduce per-particle values ``(B, N)`` to ``(B,)`` by ``mean`` or ``max``.
+
+    See docs/algorithm.md, "Critic target", step 3.
+    """
     return reduce_last_dim(values, how, PARTICLE_AGGREGATIONS, "particle aggregation")
 
 
@@ -26,17 +29,21 @@ def td_target(
     target_twin_agg: str,
     particle_agg: str,
 ) -> torch.Tensor:
-    """y = r + gamma * mask * agg_particles(agg_twins(Q_target(s', a'_i))) (spec 2.4 steps 2-4).
+    """y = r + gamma * mask * agg_particles(agg_twins(Q_target(s', a'_i))).
 
     ``next_target_q`` holds the target twins at the transported next-state particles,
-    shape ``(B, N, 2)``. The result carries no gradient.
+    shape ``(B, N, 2)``. The result carries no gradient (docs/algorithm.md, "Critic target",
+    steps 2-4).
     """
     next_value = aggregate_particles(aggregate_twins(next_target_q, target_twin_agg), particle_agg)
     return (rewards + gamma * masks * next_value).detach()
 
 
 def twin_critic_loss(q_values: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """mean[(y - Q1(s,a))^2 + (y - Q2(s,a))^2] for ``q_values`` of shape ``(B, 2)`` (spec 2.4.5)."""
+    """mean[(y - Q1(s,a))^2 + (y - Q2(s,a))^2] for ``q_values`` of shape ``(B, 2)``.
+
+    See docs/algorithm.md, "Critic target", step 5.
+    """
     return (q_values - target.unsqueeze(-1)).pow(2).sum(-1).mean()
 
 
@@ -51,7 +58,7 @@ def vgf_losses(
     target_twin_agg: str,
     particle_agg: str,
 ) -> dict[str, torch.Tensor]:
-    """Both losses of one gradient step (spec 2.4): the TD loss and the BC flow loss.
+    """Both losses of one gradient step (docs/algorithm.md, "Critic target"): TD and BC flow.
 
     ``batch`` holds ``observations, actions, rewards, next_observations, masks``. Next-state
     particles are flow samples at s' moved by L_train transport steps along the ONLINE

@@ -1,4 +1,7 @@
-"""The networks VGF trains: twin critics (spec 2.2) and the flow velocity field (spec 2.1)."""
+"""The networks VGF trains: twin critics and the flow velocity field.
+
+See docs/algorithm.md, "Networks".
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ def xavier_linear(in_dim: int, out_dim: int) -> nn.Linear:
 
 
 class TwinCritic(nn.Module):
-    """Q1, Q2 on concat(s, a) with LayerNorm in the hidden layers (spec 2.2).
+    """Q1, Q2 on concat(s, a) with LayerNorm in the hidden layers (docs/algorithm.md, "Networks").
 
     ``forward`` broadcasts over any leading dims and returns ``(..., 2)``: the two Q values.
     """
@@ -56,7 +59,10 @@ class TwinCritic(nn.Module):
 
 
 class VelocityField(nn.Module):
-    """Flow-matching velocity v(s, x, t): an MLP on concat(s, x, t) (spec 2.1)."""
+    """Flow-matching velocity v(s, x, t): an MLP on concat(s, x, t).
+
+    See docs/algorithm.md, "Networks" and "Reference sampler".
+    """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
         super().__init__()
@@ -70,6 +76,9 @@ class VelocityField(nn.Module):
 
 @torch.no_grad()
 def polyak_update(main: nn.Module, target: nn.Module, tau: float) -> None:
-    """target <- tau * main + (1 - tau) * target, in place on every parameter (spec 2.4)."""
+    """target <- tau * main + (1 - tau) * target, in place on every parameter.
+
+    See docs/algorithm.md, "Critic target", step 6.
+    """
     for target_param, main_param in zip(target.parameters(), main.parameters()):
         target_param.lerp_(main_param, tau)

@@ -1,7 +1,8 @@
-"""VGF's implicit policy: flow samples moved by the value gradient flow (spec 2.3-2.5).
+"""VGF's implicit policy: flow samples moved by the value gradient flow.
 
-These compositions serve both the critic target (next-state particles, spec 2.4 step 1)
-and acting (spec 2.5), so training and inference share one code path.
+These compositions serve both the critic target (next-state particles; docs/algorithm.md,
+"Critic target", step 1) and acting ("Acting and the test-time budget"), so training and
+inference share one code path. The transport itself: docs/algorithm.md, "Transport".
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def act(
     selection: str = "argmax",
     temperature: float = 1.0,
 ) -> torch.Tensor:
-    """Spec 2.5: transported particles scored by the online critic, one chosen per state."""
+    """Transported particles scored by the online critic, one chosen per state.
+
+    See docs/algorithm.md, "Acting and the test-time budget".
+    """
     particles = propose_particles(velocity, critic, obs, settings)
     with torch.no_grad():
         scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)

@@ -1,4 +1,7 @@
-"""Choosing one action among the transported particles (spec 2.5)."""
+"""Choosing one action among the transported particles.
+
+See docs/algorithm.md, "Acting and the test-time budget".
+"""
 
 from __future__ import annotations
 

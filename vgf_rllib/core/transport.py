@@ -1,7 +1,9 @@
-"""The value gradient flow: SVGD-style particle transport along grad_a Q (spec 2.3).
+"""The value gradient flow: SVGD-style particle transport along grad_a Q.
 
 All functions work on a batch of states at once: particles are ``(B, N, d)``. ``q_fn(a)``
 maps particles ``(B, N, d)`` to twin critic values ``(B, N, 2)`` (the states are closed over).
+
+See docs/algorithm.md, "Transport".
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ ADAM_BETA1, ADAM_BETA2, ADAM_EPS = 0.9, 0.999, 1e-8
 
 @dataclass(frozen=True)
 class TransportSettings:
-    """The transport budget (spec 1, 2.3): steps L, step size eps, temperature alpha."""
+    """The transport budget: steps L, step size eps, temperature alpha.
+
+    See docs/algorithm.md, opening paragraph and "Transport".
+    """
 
     steps: int
     step_size: float
@@ -69,7 +74,10 @@ def aggregate_twins(q_values: torch.Tensor, how: str) -> torch.Tensor:
 
 
 def value_gradient(q_fn: TwinQFunction, particles: torch.Tensor, twin_agg: str) -> torch.Tensor:
-    """Score g_j = grad_a Qbar(s, a_j) (spec 2.3); no gradient reaches critic parameters."""
+    """Score g_j = grad_a Qbar(s, a_j); no gradient reaches critic parameters.
+
+    See docs/algorithm.md, "Transport", step 1.
+    """
     with torch.enable_grad():
         actions = particles.detach().requires_grad_(True)
         q_bar = aggregate_twins(q_fn(actions), twin_agg)
@@ -78,10 +86,11 @@ def value_gradient(q_fn: TwinQFunction, particles: torch.Tensor, twin_agg: str) 
 
 
 def median_bandwidth(particles: torch.Tensor) -> torch.Tensor:
-    """Per-state sigma^2 = max(median_ij ||a_i - a_j||^2 / (2 log(N + 1)), 1e-12) (spec 2.3).
+    """Per-state sigma^2 = max(median_ij ||a_i - a_j||^2 / (2 log(N + 1)), 1e-12).
 
     The median runs over all N*N entries (diagonal included); for an even count it is the
-    mean of the two middle values. Returns ``(B,)``; carries no gradient.
+    mean of the two middle values. Returns ``(B,)``; carries no gradient (docs/algorithm.md,
+    "Transport", step 2, and item 1 of "Deviations from the authors' code").
     """
     num = particles.shape[1]
     sq_dist = torch.cdist(particles, particles).pow(2).flatten(1).detach()
@@ -92,7 +101,10 @@ def median_bandwidth(particles: torch.Tensor) -> torch.Tensor:
 
 
 def rbf_kernel(particles: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """k_ij = exp(-||a_i - a_j||^2 / (2 sigma^2 + 1e-6)), shape ``(B, N, N)`` (spec 2.3)."""
+    """k_ij = exp(-||a_i - a_j||^2 / (2 sigma^2 + 1e-6)), shape ``(B, N, N)``.
+
+    See docs/algorithm.md, "Transport", step 3.
+    """
     diff = particles.unsqueeze(2) - particles.unsqueeze(1)
     return torch.exp(-diff.pow(2).sum(-1) / (2.0 * sigma2[:, None, None] + 1e-6))
 
@@ -104,10 +116,11 @@ def svgd_direction(
     *,
     repulsion: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """phi_i = (1/N) sum_j [k_ij g_j / alpha + grad_{a_j} k(a_j, a_i)] (spec 2.3).
+    """phi_i = (1/N) sum_j [k_ij g_j / alpha + grad_{a_j} k(a_j, a_i)].
 
     The repulsion term is sum_j (a_i - a_j) k_ij / (sigma^2 + 5e-7) / N; ``repulsion=False``
-    gives the paper's "w/o MaxEnt" form. Returns ``(phi, kernel)``.
+    gives the paper's "w/o MaxEnt" form. Returns ``(phi, kernel)``. See docs/algorithm.md,
+    "Transport", step 4, and "Variants".
     """
     num = particles.shape[1]
     sigma2 = median_bandwidth(particles)

@@ -1,7 +1,9 @@
-"""Offline datasets: validation, loading and (for OGBench) local generation (spec section 4).
+"""Offline datasets: validation, loading and (for OGBench) local generation.
 
 Importing the package registers the ``ogbench:`` and ``minari:`` suite loaders; ogbench and
 minari themselves are imported only when such a dataset is used.
+
+See docs/algorithm.md, "Data", and docs/data.md.
 """
 
 from vgf_rllib.data import minari_data, ogbench_data  # noqa: F401  (register suite loaders)

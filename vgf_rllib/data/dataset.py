@@ -1,8 +1,8 @@
-"""The in-memory offline dataset every loader produces (spec section 4).
+"""The in-memory offline dataset every loader produces (docs/algorithm.md, "Data").
 
 One :class:`OfflineDataset` holds flat transition arrays. ``masks`` says where to bootstrap
-(0 only where the task is complete, spec 4.1); ``terminals`` marks trajectory ends and is
-informational only (it never stops bootstrapping). Actions live in [-1, 1] (spec 4.3).
+(0 only where the task is complete); ``terminals`` marks trajectory ends and is
+informational only (it never stops bootstrapping). Actions live in [-1, 1].
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ REQUIRED_FIELDS = ("observations", "actions", "rewards", "next_observations")
 FLAG_FIELDS = ("masks", "terminals")
 #: fields holding continuous vectors: integer, boolean or object dtypes are refused there
 VECTOR_FIELDS = ("observations", "next_observations", "actions")
-ACTION_CLIP = 1.0 - 1e-5  # spec 4.3: dataset actions are clipped to [-1 + 1e-5, 1 - 1e-5]
+ACTION_CLIP = 1.0 - 1e-5  # actions are clipped to [-1 + 1e-5, 1 - 1e-5] (docs/algorithm.md, "Data")
 MIN_OBSERVATION_STD = 1e-3
 
 
@@ -137,9 +137,9 @@ def from_arrays(
     Accepts ``observations, actions, rewards, next_observations`` plus ``masks`` and/or
     ``terminals``. Without ``masks``, ``masks = 1 - terminals`` (D4RL convention: a terminal
     transition is a true episode end). Actions must already lie in [-1, 1]; they are then
-    clipped to [-1 + 1e-5, 1 - 1e-5] (spec 4.3). Observations and actions must be floating
-    point. Every problem raises :class:`DatasetError` naming ``source``, the field and (where
-    there is one) the first bad row; nothing is modified on failure.
+    clipped to [-1 + 1e-5, 1 - 1e-5] (docs/algorithm.md, "Data"). Observations and actions
+    must be floating point. Every problem raises :class:`DatasetError` naming ``source``, the
+    field and (where there is one) the first bad row; nothing is modified on failure.
     """
     missing = [name for name in REQUIRED_FIELDS if name not in arrays]
     if not any(name in arrays for name in FLAG_FIELDS):
@@ -194,7 +194,7 @@ def observation_statistics(dataset: OfflineDataset) -> tuple[np.ndarray, np.ndar
     """Per-dimension mean and std of the dataset's observations (float32, std >= 1e-3).
 
     Used for optional observation normalization; the statistics travel with the checkpoint so
-    acting applies the same transform (spec 4.3).
+    acting applies the same transform (docs/algorithm.md, "Data").
     """
     observations = dataset.observations.astype(np.float64)
     mean = observations.mean(axis=0)

@@ -1,7 +1,9 @@
-"""Readers for own dataset files: ``.npz`` and ``.parquet`` to raw arrays (spec section 4).
+"""Readers for own dataset files: ``.npz`` and ``.parquet`` to raw arrays.
 
 Each reader returns a dict of numpy arrays for :func:`vgf_rllib.data.dataset.from_arrays` and
 raises :class:`DatasetError` naming the file (and column) for unreadable or corrupt input.
+
+See docs/algorithm.md, "Data".
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""What datasets are present locally: OGBench files and Minari store entries (spec section 4).
+"""What datasets are present locally: OGBench files and Minari store entries.
 
 Reads only file listings, ``terminals`` arrays and Minari ``metadata.json``; imports neither
 ogbench nor minari.
+
+See docs/algorithm.md, "Data".
 """
 
 from __future__ import annotations

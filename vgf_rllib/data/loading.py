@@ -2,7 +2,8 @@
 
 Suite prefixes (``ogbench:``, ``minari:``) register a loader in :data:`SUITE_LOADERS`; files
 register by suffix in :data:`FILE_LOADERS`; a directory is read as a Minari dataset. Every
-route ends in :func:`build_dataset` (optional action rescaling, then validation; spec section 4).
+route ends in :func:`build_dataset` (optional action rescaling, then validation;
+docs/algorithm.md, "Data").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""D4RL-style datasets through Minari, from the local store only (spec 4.2).
+"""D4RL-style datasets through Minari, from the local store only (docs/data.md).
 
 Episodes are flattened to transitions: ``masks = 1 - terminations`` (a truncation ends the
 trajectory but still bootstraps), ``terminals`` = termination or truncation. Rewards follow the
@@ -292,7 +292,10 @@ def flatten_episodes(
 def transform_rewards(
     rewards: np.ndarray, returns: np.ndarray, transform: str, source: str
 ) -> tuple[np.ndarray, float]:
-    """Apply the reference reward handling (spec 4.2); returns the rewards and the scale used."""
+    """Apply the reference reward handling; returns the rewards and the scale used.
+
+    See docs/algorithm.md, "Data".
+    """
     if transform == "antmaze":
         return rewards - 1.0, 1.0
     if transform == "locomotion":
@@ -315,9 +318,10 @@ def load_minari(
     rescale_actions: bool = False,
     action_space: Any = None,
 ) -> OfflineDataset:
-    """Load a Minari dataset by id (local store) or directory path as transitions (spec 4.2).
+    """Load a Minari dataset by id (local store) or directory path as transitions.
 
-    AntMaze datasets are relabelled against their evaluation goal (see the module docstring).
+    AntMaze datasets are relabelled against their evaluation goal (see the module docstring,
+    docs/algorithm.md, "Data", and docs/data.md).
     """
     if reward_transform not in REWARD_TRANSFORMS:
         raise DatasetError(
@@ -412,7 +416,7 @@ def wrap_antmaze_eval_env(env: gym.Env, task: AntMazeTask, source: str) -> gym.E
     if missing:
         raise DatasetError(f"{source}: AntMaze eval env observations lack the key(s) {missing}")
     maze = getattr(base, "maze", None)
-    if maze is not None:  # cross-check the goal read from the spec against the env's own maze
+    if maze is not None:  # cross-check the recorded env spec's goal against the env's own maze
         locations = list(maze.unique_goal_locations)
         if len(locations) != 1 or not np.allclose(locations[0], task.goal):
             raise DatasetError(

@@ -1,8 +1,10 @@
-"""OGBench names: which state-based datasets exist, how single-task names parse (spec 4.1).
+"""OGBench names: which state-based datasets exist, how single-task names parse.
 
 A single-task name is ``<env>-<dataset>-singletask[-taskN]-v0`` (e.g.
 ``cube-single-play-singletask-task2-v0``); its files are ``<env>-<dataset>-v0.npz`` and
 ``<env>-<dataset>-v0-val.npz``. Pure data, no ogbench import: usable without the package.
+
+See docs/algorithm.md, "Data".
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""OGBench single-task datasets and eval envs, strictly offline (spec 4.1).
+"""OGBench single-task datasets and eval envs, strictly offline (docs/algorithm.md, "Data").
 
 Loading goes through ``ogbench.make_env_and_datasets(name, dataset_dir, compact_dataset=False)``,
 which relabels rewards and ``masks`` (0 only where the task is complete) for the task;
@@ -164,7 +164,7 @@ def load_ogbench(
     rescale_actions: bool = False,
     action_space: Any = None,
 ) -> OfflineDataset:
-    """Load ``<env>-<dataset>-singletask[-taskN]-v0`` (spec 4.1); ``split`` is train or val."""
+    """Load ``<env>-<dataset>-singletask[-taskN]-v0``; ``split`` is train or val."""
     parsed = parse_singletask_name(name)
     if split not in SPLITS:
         raise DatasetError(f"ogbench:{name}: unknown split '{split}'; valid splits: {list(SPLITS)}")

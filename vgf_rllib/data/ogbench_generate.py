@@ -1,4 +1,4 @@
-"""Offline generation of OGBench's point-maze and manipulation datasets (spec 4.1).
+"""Offline generation of OGBench's point-maze and manipulation datasets.
 
 Follows OGBench's published recipe on top of its own environments and scripted oracles:
 point-maze ``navigate`` (1000 x 1001 steps; giant 500 x 2001) and ``stitch`` (5000 x 201), the
@@ -9,6 +9,8 @@ cube-quadruple / puzzle-4x6 5000). Plus 10% validation episodes, the official fi
 (observations, actions, terminals, qpos, qvel, button_states) and an atomic write. Each file
 also carries a JSON provenance record under :data:`GENERATOR_KEY` (ogbench's loader reads only
 the keys it names, so it ignores the record).
+
+See docs/algorithm.md, "Data", and item 11 of "Deviations from the authors' code".
 """
 
 from __future__ import annotations

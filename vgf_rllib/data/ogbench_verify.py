@@ -1,4 +1,4 @@
-"""Check an OGBench dataset file against the environment's own success signal (spec 4.1).
+"""Check an OGBench dataset file against the environment's own success signal (docs/data.md).
 
 The file is loaded through the single-task loader; on sampled rows the simulator is put into
 the recorded state (``qpos``, ``qvel``, button states) and the single-task env's own reward and

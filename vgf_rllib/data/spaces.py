@@ -1,4 +1,7 @@
-"""Datasets against an environment's spaces: dimension checks and action rescaling (spec 4.3)."""
+"""Datasets against an environment's spaces: dimension checks and action rescaling.
+
+See docs/algorithm.md, "Data".
+"""
 
 from __future__ import annotations
 
@@ -48,9 +51,10 @@ def check_against_spaces(
 
 
 def rescale_actions(actions: np.ndarray, action_space: Any, source: str) -> np.ndarray:
-    """Map actions from the env's Box bounds ``[low, high]`` affinely onto [-1, 1] (spec 4.3).
+    """Map actions from the env's Box bounds ``[low, high]`` affinely onto [-1, 1].
 
     Values outside the bounds stay outside [-1, 1], so validation still reports them.
+    See docs/algorithm.md, "Data".
     """
     low, high = _box_bounds(action_space, source)
     actions = np.asarray(actions)

@@ -1,8 +1,9 @@
 """The paper's published VGF results: the one place in the package that holds them.
 
 Source: H. Xu, K. Hu, S. Sojoudi, A. Zhang, "Reinforcement Learning via Value Gradient Flow",
-ICLR 2026 (arXiv 2604.14265); the numbers listed in ``docs/algorithm.md`` section 5. Only rows
-seen there are listed; a task or environment without one gets no paper number, never a guess.
+ICLR 2026 (arXiv 2604.14265), as listed in ``docs/settings.md`` ("The paper's numbers in
+reports"). Only rows seen in the paper are listed; a task or environment without one gets no
+paper number, never a guess.
 
 Two kinds of number, never to be mixed up:
 - ``task``: one D4RL task's normalized score (``hopper-medium`` 97.9);

@@ -5,7 +5,8 @@ mean and std over seeds, the best L_test and the best configuration of each task
 - Each (task, config, L_test) is averaged over its trials (seeds; std with ddof=0).
 - A configuration's L_test is the one with the highest mean final score, and a task's configuration
   the one with the highest mean final score at its L_test. Choosing both on the reported runs is
-  optimistic, as in the paper's "best L_test per task" (docs/algorithm.md section 2.5).
+  optimistic, as in the paper's "best L_test per task" (docs/algorithm.md, "Acting and the
+  test-time budget").
 """
 
 from __future__ import annotations
