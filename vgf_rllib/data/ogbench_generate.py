@@ -10,7 +10,7 @@ cube-quadruple / puzzle-4x6 5000). Plus 10% validation episodes, the official fi
 also carries a JSON provenance record under :data:`GENERATOR_KEY` (ogbench's loader reads only
 the keys it names, so it ignores the record).
 
-See docs/algorithm.md, "Data", and item 11 of "Deviations from the authors' code".
+See docs/algorithm.md, "Data", and item 10 of "Deviations from the authors' code".
 """
 
 from __future__ import annotations
