@@ -1,20 +1,18 @@
 #!/usr/bin/env bash
-# The README's main command: set up, generate a reduced OGBench pointmaze dataset offline with
-# OGBench's own oracle, train VGF on it for a short budget and evaluate every L_test.
-# Knobs (environment variables): EPISODES (100), ITERATIONS (4), UPDATES (500), EVAL_EPISODES (10),
-# RUN_DIR (runs/quickstart), VGF_OGBENCH_DIR (data/ogbench), EXTRA_ARGS (more `train` options,
-# e.g. "--set num_gpus_per_learner=1").
+# The README's main command: set up, train VGF on the built-in delayed-reward task
+# (`demo:delayed-chain`: 4 moves, reward only after the last; VGF must bootstrap), print its
+# success table per L_test, then score behavior cloning (N = 1, L_test = 0) on the same episodes.
+# About 2 minutes on 2 CPU cores after installation. Knobs (environment variables):
+# RUN_DIR (runs/quickstart), EPISODES (50 per L_test), EXTRA_ARGS (more `train` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-export VGF_OGBENCH_DIR="${VGF_OGBENCH_DIR:-$PWD/data/ogbench}" MUJOCO_GL="${MUJOCO_GL:-disable}"
-DATASET=pointmaze-medium-navigate-v0
-TASK=ogbench:pointmaze-medium-navigate-singletask-v0
-if [ ! -f "$VGF_OGBENCH_DIR/$DATASET.npz" ]; then
-  .venv/bin/vgf-rllib data generate "$DATASET" --episodes "${EPISODES:-100}" --dir "$VGF_OGBENCH_DIR"
-fi
-.venv/bin/vgf-rllib train --dataset "$TASK" \
-  --iterations "${ITERATIONS:-4}" --updates-per-iteration "${UPDATES:-500}" \
-  --set critic_hidden_layers=[128,128] --set sampler_hidden_layers=[128,128] \
-  --set sampler_euler_steps=5 ${EXTRA_ARGS:-} \
-  --eval-episodes "${EVAL_EPISODES:-10}" --output "${RUN_DIR:-runs/quickstart}"
+export MUJOCO_GL="${MUJOCO_GL:-disable}"
+RUN_DIR="${RUN_DIR:-runs/quickstart}"
+.venv/bin/vgf-rllib train --dataset demo:delayed-chain --iterations 3 --updates-per-iteration 500 \
+  --set critic_hidden_layers=[64,64] --set sampler_hidden_layers=[64,64] \
+  --set sampler_euler_steps=5 --set train_batch_size_per_learner=128 ${EXTRA_ARGS:-} \
+  --eval-episodes "${EPISODES:-50}" --output "$RUN_DIR"
+echo
+echo "Behavior cloning (one flow sample, N = 1, L_test = 0) on the same episodes:"
+.venv/bin/vgf-rllib evaluate "$RUN_DIR" --num-particles 1 --test-flow-steps 0 --episodes "${EPISODES:-50}"

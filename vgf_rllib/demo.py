@@ -87,22 +87,41 @@ def make_demo_arrays(num_transitions: int = 20_000, seed: int = 0) -> dict[str, 
     }
 
 
+#: demo dataset name -> (its evaluation env, arrays factory taking a size, default size)
+DEMO_TASKS: dict[str, tuple[str, Any, int]] = {
+    "offset-bandit": (ENV_SPEC, make_demo_arrays, 20_000),
+    demo_chain.DATASET_NAME: (demo_chain.ENV_SPEC, demo_chain.make_chain_arrays, 5_000),
+}
+
+
+def _parse_demo_name(name: str) -> tuple[str, int] | None:
+    """``<task>[-<size>]`` -> (task, size), or None if ``name`` names no demo task."""
+    match = re.fullmatch(r"([a-z-]+?)(?:-(\d+))?", name)
+    if match is None or match.group(1) not in DEMO_TASKS:
+        return None
+    task = match.group(1)
+    return task, int(match.group(2) or DEMO_TASKS[task][2])
+
+
+def demo_env_spec(dataset_spec: str) -> str | None:
+    """The evaluation env of a ``demo:...`` dataset spec, or None if it names no demo task."""
+    prefix, _, name = dataset_spec.partition(":")
+    parsed = _parse_demo_name(name) if prefix == "demo" else None
+    return None if parsed is None else DEMO_TASKS[parsed[0]][0]
+
+
 def load_demo_dataset(name: str, **options: Any) -> OfflineDataset:
     """Loader for ``demo:offset-bandit[-N]`` (N transitions, default 20000) and
     ``demo:delayed-chain[-E]`` (E episodes of :mod:`vgf_rllib.demo_chain`, default 5000)."""
-    bandit = re.fullmatch(r"offset-bandit(?:-(\d+))?", name)
-    chain = re.fullmatch(rf"{demo_chain.DATASET_NAME}(?:-(\d+))?", name)
-    if bandit is not None:
-        arrays, env_spec = make_demo_arrays(int(bandit.group(1) or 20_000)), ENV_SPEC
-    elif chain is not None:
-        arrays = demo_chain.make_chain_arrays(int(chain.group(1) or 5_000))
-        env_spec = demo_chain.ENV_SPEC
-    else:
+    parsed = _parse_demo_name(name)
+    if parsed is None:
         raise DatasetError(
             f"unknown demo dataset 'demo:{name}'; available: '{DATASET_SPEC}[-<transitions>]', "
             f"'demo:{demo_chain.DATASET_NAME}[-<episodes>]'"
         )
-    return from_arrays(arrays, source=f"demo:{name}", metadata={"env_spec": env_spec})
+    task, size = parsed
+    env_spec, make_arrays, _ = DEMO_TASKS[task]
+    return from_arrays(make_arrays(size), source=f"demo:{name}", metadata={"env_spec": env_spec})
 
 
 gym.register(id=ENV_ID, entry_point=OffsetBanditEnv, max_episode_steps=1)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import Any
 
+#: (title, record key, format); "return" and "score" show mean +- standard error of the mean
 COLUMNS = (
     ("L_test", "test_flow_steps", "{}"),
     ("episodes", "episodes", "{}"),
-    ("return", None, "{:.3f} +- {:.3f}"),
+    ("return +- s.e.", "return", "{:.3f} +- {:.3f}"),
     ("success", "success_rate", "{:.1%}"),
-    ("score", None, "{:.2f} +- {:.2f}"),
+    ("score +- s.e.", "score", "{:.2f} +- {:.2f}"),
 )
 
 
@@ -21,10 +23,9 @@ def budget_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _cell(record: dict[str, Any], title: str, key: str | None, fmt: str) -> str:
-    if title == "return":
-        return fmt.format(record["return_mean"], record["return_std"])
-    if title == "score":
-        return fmt.format(record["score_mean"], record["score_std"])
+    if key in ("return", "score"):
+        standard_error = record[f"{key}_std"] / math.sqrt(record["episodes"])
+        return fmt.format(record[f"{key}_mean"], standard_error)
     return fmt.format(record[key]) if key in record else "-"
 
 
@@ -45,7 +46,10 @@ def format_budget_table(entry: dict[str, Any]) -> str:
 
 
 def print_budget_table(entry: dict[str, Any], *, title: str) -> None:
-    print(f"\n{title}\n{format_budget_table(entry)}\n(* best L_test; L_test = 0 is best-of-N)")
+    print(
+        f"\n{title}\n{format_budget_table(entry)}\n"
+        "(* best L_test; L_test = 0 is best-of-N; s.e. = standard error of the mean over episodes)"
+    )
 
 
 def report_error(message: object, *, code: int = 2) -> int:

@@ -104,10 +104,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def default_env_for(dataset: str) -> str | None:
     """Suite datasets name their own eval env (``ogbench:x`` -> ``ogbench:x``)."""
-    from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+    from vgf_rllib.demo import demo_env_spec
 
-    if dataset.startswith(DATASET_SPEC):
-        return ENV_SPEC
+    if dataset.startswith("demo:"):
+        return demo_env_spec(dataset)
     if dataset.startswith(("ogbench:", "minari:")):
         return dataset
     return None
