@@ -176,3 +176,14 @@ def test_cli_success_timing_flags(tmp_path, capsys, monkeypatch):
     assert payload["success_timing"] == "pre"
     assert {r["success_timing"] for r in payload["results"]} == {"pre"}
     assert "success_timing=post" in capsys.readouterr().out
+
+
+def test_results_table_shows_standard_errors():
+    from vgf_rllib.cli.output import format_budget_table
+
+    record = {"test_flow_steps": 0, "episodes": 4, "return_mean": 1.0, "return_std": 2.0,
+              "score_mean": 50.0, "score_std": 10.0}
+    table = format_budget_table({"L0": record, "best_test_flow_steps": 0})
+    assert "return +- s.e." in table
+    assert "1.000 +- 1.000" in table  # std 2 over sqrt(4) episodes
+    assert "50.00 +- 5.00" in table

@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vgf_rllib import demo
+from vgf_rllib.evaluation import EVAL_EPISODES
 from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, ogbench_dir
 
-#: episodes per L_test and evaluation round (the authors' protocol; docs/data.md,
-#: "Evaluation episodes")
-EVAL_EPISODES = 50
 #: L_test budgets every evaluation scores (the reference evaluates each checkpoint at 0..3)
 TEST_FLOW_STEPS = [0, 1, 2, 3]
 #: gradient steps between evaluations: OGBench 100k, D4RL 50k (the authors' protocol)
