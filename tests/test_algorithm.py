@@ -83,6 +83,30 @@ def _mean_and_se(result) -> tuple[float, float]:
     return result.return_mean, result.return_std / math.sqrt(result.episodes)
 
 
+def test_config_reaches_the_loss(monkeypatch):
+    """gamma, target twin aggregation, particle aggregation and L_train go from the config into
+    every gradient step's loss."""
+    from vgf_rllib.algorithm import learner as learner_module
+
+    calls = []
+    original = learner_module.vgf_losses
+
+    def recording(*args, **kwargs):
+        calls.append((args[4], kwargs))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(learner_module, "vgf_losses", recording)
+    algo = small_config(
+        gamma=0.5, target_twin_agg="mean", particle_agg="max", train_flow_steps=2, num_particles=3
+    ).build_algo()
+    learner_of(algo).train_on_resident_data(2)
+    algo.stop()
+    assert len(calls) == 2
+    settings, kwargs = calls[0]
+    assert kwargs == {"gamma": 0.5, "target_twin_agg": "mean", "particle_agg": "max"}
+    assert settings.transport.steps == 2 and settings.num_particles == 3
+
+
 def test_vgf_beats_best_of_n_which_beats_behavior_cloning(trained_demo_module):
     episodes = 400
     vgf, best_of_n = evaluate_budgets(trained_demo_module, ENV_SPEC, [2, 0], episodes, seed=7)
