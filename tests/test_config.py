@@ -59,9 +59,9 @@ def test_setters_return_self_and_set_fields():
     "overrides, message",
     [
         ({"num_particles": 0}, "num_particles must be an int >= 1"),
-        ({"step_size": 0.0}, "step_size must be a number > 0"),
-        ({"step_size": -0.1}, "step_size must be a number > 0"),
-        ({"alpha": 0}, "alpha must be a number > 0"),
+        ({"step_size": 0.0}, "step_size must be a finite number > 0"),
+        ({"step_size": -0.1}, "step_size must be a finite number > 0"),
+        ({"alpha": 0}, "alpha must be a finite number > 0"),
         ({"train_flow_steps": -1}, "train_flow_steps must be an int >= 0"),
         ({"sampler_euler_steps": 0}, "sampler_euler_steps must be an int >= 1"),
         ({"target_twin_agg": "max"}, "target_twin_agg must be one of"),
@@ -86,7 +86,8 @@ def test_validate_rejects_impossible_values(overrides, message):
 
 
 def test_apply_overrides_rejects_unknown_fields():
-    with pytest.raises(ValueError, match=r"unknown VGF config field\(s\) \['num_particle'\]"):
+    expected = r"unknown VGF config field\(s\) 'num_particle' \(did you mean 'num_particles'"
+    with pytest.raises(ValueError, match=expected):
         VGFConfig().apply_overrides({"num_particle": 3})
 
 

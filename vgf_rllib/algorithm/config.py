@@ -14,6 +14,8 @@ Deviations from RLlib's usual offline setup, on purpose:
 
 from __future__ import annotations
 
+import difflib
+import math
 from typing import Any, Sequence
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -216,12 +218,33 @@ class VGFConfig(AlgorithmConfig):
                 setattr(self, name, list(value) if name == "test_flow_steps" else value)
         return self
 
+    def field_names(self) -> list[str]:
+        """The settable config fields: public non-callable attributes and properties with a
+        setter (such as ``train_batch_size_per_learner``); methods are not fields."""
+        attributes = {
+            name for name, value in vars(self).items()
+            if not name.startswith("_") and not callable(value)
+        }
+        settable = {
+            name for name, value in vars(AlgorithmConfig).items()
+            if isinstance(value, property) and value.fset is not None and not name.startswith("_")
+        }
+        return sorted(attributes | settable)
+
     def apply_overrides(self, overrides: dict[str, Any]) -> "VGFConfig":
-        """Set fields by name (CLI ``--set key=value``); unknown names raise a clear error."""
-        unknown = sorted(name for name in overrides if not hasattr(self, name))
+        """Set fields by name (CLI ``--set key=value``); a name that is not a config field
+        (a typo, or a method such as ``validate``) raises an error with the closest fields."""
+        fields = self.field_names()
+        unknown = sorted(name for name in overrides if name not in fields)
         if unknown:
+            hints = [
+                f"{name!r} (did you mean {', '.join(map(repr, close))}?)"
+                if (close := difflib.get_close_matches(name, fields, n=3))
+                else repr(name)
+                for name in unknown
+            ]
             raise ValueError(
-                f"unknown VGF config field(s) {unknown}; see `vgf-rllib train --help` "
+                f"unknown VGF config field(s) {', '.join(hints)}; see `vgf-rllib train --help` "
                 "or VGFConfig's docstrings for the field names"
             )
         self.update_from_dict(dict(overrides))
@@ -314,8 +337,12 @@ class VGFConfig(AlgorithmConfig):
 
     def _check_positive(self, name: str) -> None:
         value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            self._value_error(f"{name} must be a number > 0, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value < math.inf
+        ):
+            self._value_error(f"{name} must be a finite number > 0, got {value!r}")
 
     def _check_choice(self, name: str, choices: Sequence[str]) -> None:
         value = getattr(self, name)

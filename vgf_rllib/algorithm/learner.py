@@ -12,6 +12,7 @@ Deviations from RLlib's offline learners, on purpose:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,10 @@ SAMPLER_OPTIMIZER = "sampler"
 TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
 METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
 NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A training loss or Q statistic became NaN or infinite."""
 
 
 class VGFTorchLearner(TorchLearner):
@@ -125,6 +130,13 @@ class VGFTorchLearner(TorchLearner):
         self._weights_seq_no += 1
         means = (totals / num_updates).tolist()
         for name, value in zip(METRIC_NAMES, means):
+            if not math.isfinite(value):
+                first = self._num_updates - num_updates + 1
+                raise NonFiniteLossError(
+                    f"{name} became {value} during gradient updates {first}-{self._num_updates}: "
+                    "training stopped (check rewards and observations for huge values; "
+                    "normalize_observations=True or a reward scale may help)"
+                )
             self.metrics.log_value((DEFAULT_MODULE_ID, name), value, window=1)
         self.metrics.log_value(NUM_UPDATES_LIFETIME, self._num_updates, window=1)
         return self.metrics.reduce()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,33 @@ Values are parsed as YAML: 3 -> int, 0.1 -> float, [0,1] -> list, true -> bool.
 """
 
 
+def parse_value(text: str) -> Any:
+    """A ``--set`` value as YAML, except that numbers YAML 1.1 reads as strings (``3e-4``,
+    ``1e9``) become floats; YAML that does not parse raises ValueError."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        detail = " ".join(str(error).split())
+        raise ValueError(f"cannot parse {text!r} as a value: {detail}") from error
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["key=value", ...]`` -> ``{key: yaml(value)}``; malformed items raise ValueError."""
+    """``["key=value", ...]`` -> ``{key: value}``; malformed items raise ValueError."""
     overrides: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--set expects key=value, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = parse_value(value)
+        except ValueError as error:
+            raise ValueError(f"--set {item!r}: {error}") from error
     return overrides
 
 
@@ -79,6 +99,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output", required=True, type=Path, help="run directory to write")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run already in --output (refused otherwise)",
+    )
+    parser.add_argument(
         "--checkpoint-every",
         type=int,
         default=0,
@@ -113,6 +138,23 @@ def default_env_for(dataset: str) -> str | None:
     return None
 
 
+def holds_run(output: Path) -> bool:
+    """Whether ``output`` already holds a training run."""
+    from vgf_rllib.policy import RUN_INFO_FILE
+
+    return (output / RUN_INFO_FILE).exists()
+
+
+def refuse_existing_run(output: Path, *, overwrite: bool) -> None:
+    """Refuse to train into a folder that holds a run unless ``overwrite`` (mixing two runs'
+    checkpoints would make ``evaluate`` load the older run's weights)."""
+    if holds_run(output) and not overwrite:
+        raise ValueError(
+            f"{output} already holds a run; pass --overwrite to replace it "
+            "or choose another --output"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import ray
 
@@ -120,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
     env = args.env or default_env_for(args.dataset)
     try:
+        refuse_existing_run(args.output, overwrite=args.overwrite)
         config = (
             VGFConfig()
             .offline_dataset(dataset=args.dataset)
@@ -143,9 +186,12 @@ def run(args: argparse.Namespace) -> int:
 def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> int:
     from tqdm.auto import tqdm
 
+    from vgf_rllib.algorithm.learner import NonFiniteLossError
     from vgf_rllib.policy import CHECKPOINTS_SUBDIR, RUN_INFO_FILE
 
     output: Path = args.output
+    if args.overwrite and holds_run(output):  # only now: the new run has been built
+        shutil.rmtree(output)
     output.mkdir(parents=True, exist_ok=True)
     info = {"dataset": args.dataset, "env": env, "overrides": args.overrides}
     if algo.config.success_timing is not None:
@@ -155,7 +201,13 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> 
     start = time.time()
     with results_path.open("w") as log, tqdm(range(args.iterations), desc="train", unit="it") as bar:
         for iteration in bar:
-            result = algo.train()
+            try:
+                result = algo.train()
+            except NonFiniteLossError as error:
+                algo.stop()
+                kept = sorted((output / CHECKPOINTS_SUBDIR).glob("iter_*"))
+                note = f"; last good checkpoint: {kept[-1]}" if kept else "; no checkpoint written"
+                return report_error(f"iteration {iteration + 1}: {error}{note}")
             losses = result["learners"]["default_policy"]
             record = {
                 "iteration": iteration + 1,
