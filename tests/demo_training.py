@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from vgf_rllib import VGFConfig
@@ -30,3 +31,12 @@ def train_demo_module(*, seed: int, updates_per_iteration: int, iterations: int 
     module = algo.get_policy_module()
     algo.stop()
     return module
+
+
+def gap_and_noise(better: Any, worse: Any) -> tuple[float, float]:
+    """Mean return difference of two budget results and 4 standard errors of that difference."""
+    def mean_and_se(result: Any) -> tuple[float, float]:
+        return result.return_mean, result.return_std / math.sqrt(result.episodes)
+
+    (b_mean, b_se), (w_mean, w_se) = mean_and_se(better), mean_and_se(worse)
+    return b_mean - w_mean, 4 * math.hypot(b_se, w_se)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -12,6 +11,7 @@ import torch
 from vgf_rllib import VGF, VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
+from demo_training import gap_and_noise
 from vgf_rllib.policy import MODULE_SUBDIR, CheckpointError, load_policy
 
 pytestmark = pytest.mark.usefixtures("ray_session")
@@ -79,10 +79,6 @@ def test_targets_get_no_gradients_and_move_by_tau_every_step():
     algo.stop()
 
 
-def _mean_and_se(result) -> tuple[float, float]:
-    return result.return_mean, result.return_std / math.sqrt(result.episodes)
-
-
 def test_config_reaches_the_loss(monkeypatch):
     """gamma, target twin aggregation, particle aggregation and L_train go from the config into
     every gradient step's loss."""
@@ -111,11 +107,13 @@ def test_vgf_beats_best_of_n_which_beats_behavior_cloning(trained_demo_module):
     episodes = 400
     vgf, best_of_n = evaluate_budgets(trained_demo_module, ENV_SPEC, [2, 0], episodes, seed=7)
     (bc,) = evaluate_budgets(trained_demo_module, ENV_SPEC, [0], episodes, num_particles=1, seed=7)
-    (vgf_mean, vgf_se), (bon_mean, bon_se), (bc_mean, bc_se) = map(_mean_and_se, (vgf, best_of_n, bc))
-    print(f"VGF L=2: {vgf_mean:.3f}  best-of-N: {bon_mean:.3f}  BC: {bc_mean:.3f}")
+    vgf_gap, vgf_noise = gap_and_noise(vgf, best_of_n)
+    bon_gap, bon_noise = gap_and_noise(best_of_n, bc)
+    means = (vgf.return_mean, best_of_n.return_mean, bc.return_mean)
+    print("VGF L=2: {:.3f}  best-of-N: {:.3f}  BC: {:.3f}".format(*means))
     # Margins must exceed 4 standard errors of the difference (seed noise of the episodes).
-    assert vgf_mean - bon_mean > max(0.03, 4 * math.hypot(vgf_se, bon_se))
-    assert bon_mean - bc_mean > max(0.1, 4 * math.hypot(bon_se, bc_se))
+    assert vgf_gap > max(0.03, vgf_noise)
+    assert bon_gap > max(0.1, bon_noise)
 
 
 def test_test_time_budget_changes_without_retraining(trained_demo_module):

@@ -14,7 +14,6 @@ Margins exceed both a fixed amount and 4 standard errors of the episodes' mean d
 from __future__ import annotations
 
 import importlib
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -22,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from demo_training import train_demo_module
+from demo_training import gap_and_noise, train_demo_module
 from vgf_rllib import VGFConfig, demo_chain
 from vgf_rllib.demo import ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
@@ -31,16 +30,6 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 #: the module itself (``vgf_rllib.core.transport`` as an attribute is the function)
 transport_module = importlib.import_module("vgf_rllib.core.transport")
-
-
-def mean_and_se(result) -> tuple[float, float]:
-    return result.return_mean, result.return_std / math.sqrt(result.episodes)
-
-
-def gap_and_noise(better, worse) -> tuple[float, float]:
-    """Mean difference of two budget results and 4 standard errors of it."""
-    (b_mean, b_se), (w_mean, w_se) = mean_and_se(better), mean_and_se(worse)
-    return b_mean - w_mean, 4 * math.hypot(b_se, w_se)
 
 
 @contextmanager

@@ -128,11 +128,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def default_env_for(dataset: str) -> str | None:
-    """Suite datasets name their own eval env (``ogbench:x`` -> ``ogbench:x``)."""
+    """Suite datasets name their own eval env (``ogbench:x`` -> ``ogbench:x``, demo tasks
+    their gym id)."""
     from vgf_rllib.demo import demo_env_spec
 
-    if dataset.startswith("demo:"):
-        return demo_env_spec(dataset)
+    if demo_env := demo_env_spec(dataset):
+        return demo_env
     if dataset.startswith(("ogbench:", "minari:")):
         return dataset
     return None
@@ -187,7 +188,12 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> 
     from tqdm.auto import tqdm
 
     from vgf_rllib.algorithm.learner import NonFiniteLossError
-    from vgf_rllib.policy import CHECKPOINTS_SUBDIR, RUN_INFO_FILE
+    from vgf_rllib.policy import (
+        CHECKPOINTS_SUBDIR,
+        RUN_INFO_FILE,
+        CheckpointError,
+        latest_checkpoint,
+    )
 
     output: Path = args.output
     if args.overwrite and holds_run(output):  # only now: the new run has been built
@@ -205,8 +211,10 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> 
                 result = algo.train()
             except NonFiniteLossError as error:
                 algo.stop()
-                kept = sorted((output / CHECKPOINTS_SUBDIR).glob("iter_*"))
-                note = f"; last good checkpoint: {kept[-1]}" if kept else "; no checkpoint written"
+                try:
+                    note = f"; last good checkpoint: {latest_checkpoint(output)}"
+                except CheckpointError:
+                    note = "; no checkpoint written"
                 return report_error(f"iteration {iteration + 1}: {error}{note}")
             losses = result["learners"]["default_policy"]
             record = {
