@@ -29,7 +29,7 @@ from vgf_rllib.data.ogbench_generate import generate, recipe_for
 from vgf_rllib.data.ogbench_verify import verify
 from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing, make_ogbench_env
 from vgf_rllib.envs import EnvSpecError, make_env, normalized_score
-from vgf_rllib.reporting.provenance import dataset_origin
+from vgf_rllib.experiments.reporting.provenance import dataset_origin
 
 pytest.importorskip("ogbench")
 MAZE = "pointmaze-medium-navigate-v0"

@@ -17,8 +17,8 @@ import yaml
 
 from vgf_rllib.cli import main
 from vgf_rllib.data.ogbench_catalog import GENERATOR_KEY
-from vgf_rllib.reporting.paper import CITATION, environment_result, task_result
-from vgf_rllib.reporting.provenance import dataset_origin
+from vgf_rllib.experiments.reporting.paper import CITATION, environment_result, task_result
+from vgf_rllib.experiments.reporting.provenance import dataset_origin
 
 
 def _raw_scores(experiment: Path) -> dict[tuple[str, float, int], list[tuple[float, float]]]:

@@ -8,7 +8,7 @@ import pytest
 
 from vgf_rllib import VGFConfig
 from vgf_rllib.data.ogbench_catalog import parse_singletask_name
-from vgf_rllib.suites import (
+from vgf_rllib.experiments.suites import (
     ENV_DEFAULTS,
     NO_SCRIPT,
     SCRIPT_COMMON,

@@ -11,8 +11,8 @@ from ray.tune.search.sample import Categorical, Float, Integer
 from ray.tune.search.variant_generator import generate_variants
 
 from vgf_rllib.cli import main
-from vgf_rllib.suites import Schedule, env_defaults
-from vgf_rllib.sweep import (
+from vgf_rllib.experiments.suites import Schedule, env_defaults
+from vgf_rllib.experiments.sweep import (
     PerTaskASHA,
     TaskRounds,
     make_scheduler,
@@ -20,7 +20,7 @@ from vgf_rllib.sweep import (
     param_space,
     trial_resources,
 )
-from vgf_rllib.tuning import SweepConfigError, load_sweep, parse_sweep
+from vgf_rllib.experiments.sweep_files import SweepConfigError, load_sweep, parse_sweep
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "tune_configs"
 

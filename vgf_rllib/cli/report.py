@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vgf_rllib.reporting import ReportError, write_report
+    from vgf_rllib.experiments.reporting import ReportError, write_report
 
     try:
         written = write_report(args.experiment_dir, args.out)

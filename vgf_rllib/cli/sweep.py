@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vgf_rllib.tuning import SweepSpec
+    from vgf_rllib.experiments.sweep_files import SweepSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def _grid_size(spec: SweepSpec) -> int:
 
 def _print_plan(spec: SweepSpec, storage: str) -> None:
     from vgf_rllib import VGFConfig
-    from vgf_rllib.sweep import experiment_path, trial_resources
+    from vgf_rllib.experiments.sweep import experiment_path, trial_resources
 
     per_task = _grid_size(spec) * spec.num_samples
     print(
@@ -76,9 +76,9 @@ def _print_plan(spec: SweepSpec, storage: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from vgf_rllib.suites import SuiteError
-    from vgf_rllib.sweep import default_storage, missing_data, run_sweep
-    from vgf_rllib.tuning import SweepConfigError, load_sweep
+    from vgf_rllib.experiments.suites import SuiteError
+    from vgf_rllib.experiments.sweep import default_storage, missing_data, run_sweep
+    from vgf_rllib.experiments.sweep_files import SweepConfigError, load_sweep
 
     try:
         spec = load_sweep(args.tune_config)

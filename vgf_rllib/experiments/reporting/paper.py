@@ -81,7 +81,7 @@ def task_result(task: str, dataset: str) -> PaperResult | None:
     """The paper's number for one task (D4RL rows), matched on the task name without version.
 
     ``dataset`` is the trial's dataset spec; only Minari datasets (``minari:...``) can stand for
-    D4RL tasks (whether the data is the paper's is :mod:`vgf_rllib.reporting.provenance`'s call).
+    D4RL tasks (whether the data is the paper's is :mod:`vgf_rllib.experiments.reporting.provenance`'s call).
     """
     if not str(dataset).startswith("minari:"):
         return None

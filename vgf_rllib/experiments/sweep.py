@@ -1,4 +1,4 @@
-"""Run a sweep (:mod:`vgf_rllib.tuning`) as one Tune experiment of ``tune.Tuner("VGF", ...)``.
+"""Run a sweep (:mod:`vgf_rllib.experiments.sweep_files`) as one Tune experiment of ``tune.Tuner("VGF", ...)``.
 
 All tasks of the suite share one experiment: the search space is a grid over the tasks' ``dataset``
 specs, and the settings that differ between tasks are looked up from the trial's dataset
@@ -19,7 +19,7 @@ from ray import tune
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.stopper import Stopper
 
-from vgf_rllib.tuning import SweepSpec
+from vgf_rllib.experiments.sweep_files import SweepSpec
 
 #: file the sweep writes into the experiment folder for ``vgf-rllib report``
 METADATA_FILE = "vgf_sweep.yaml"

@@ -5,7 +5,7 @@ which are searched (``search``), how trials are scheduled, stopped, checkpointed
 ``docs/sweeps.md`` for the format; every error names the file and the offending key.
 
 A trial's length is its task's gradient-step budget (the suite's, or ``stop.training_steps``), cut
-into ``train()`` rounds by a :class:`~vgf_rllib.suites.Schedule`: ``stop.eval_interval_steps``
+into ``train()`` rounds by a :class:`~vgf_rllib.experiments.suites.Schedule`: ``stop.eval_interval_steps``
 (gradient steps between evaluations, the paper's protocol) or ``stop.evaluations`` (evaluations
 per trial), else the suite's schedule. Each round ends with an evaluation at every L_test.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from vgf_rllib.suites import Schedule, Suite, SuiteError, Task, get_suite
+from vgf_rllib.experiments.suites import Schedule, Suite, SuiteError, Task, get_suite
 
 TOP_LEVEL_KEYS = (
     "name",

@@ -1,8 +1,8 @@
 """Our scores beside the paper's published ones, and which datasets differ from the paper's.
 
 :func:`annotate` adds to the per-task table each task's dataset origin
-(:mod:`~vgf_rllib.reporting.provenance`) and the paper's number where one exists
-(:mod:`~vgf_rllib.reporting.paper`): a D4RL task score for that task, or an OGBench environment's
+(:mod:`~vgf_rllib.experiments.reporting.provenance`) and the paper's number where one exists
+(:mod:`~vgf_rllib.experiments.reporting.paper`): a D4RL task score for that task, or an OGBench environment's
 5-task average for every task of that environment (labelled as such). :func:`comparison_markdown`
 sets ours beside the paper's, per D4RL task and per OGBench environment (our average over the
 environment's tasks in the report), and says what keeps each pair from being comparable: a
@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from vgf_rllib.reporting.paper import CITATION, PaperResult, environment_result, task_result
-from vgf_rllib.reporting.provenance import DataOrigin, dataset_origin
-from vgf_rllib.suites import ENV_DEFAULTS
+from vgf_rllib.experiments.reporting.paper import CITATION, PaperResult, environment_result, task_result
+from vgf_rllib.experiments.reporting.provenance import DataOrigin, dataset_origin
+from vgf_rllib.experiments.suites import ENV_DEFAULTS
 
 ORIGIN_COLUMNS = ("data_source", "data_origin", "data_differs", "data_note")
 
@@ -146,7 +146,7 @@ def comparison_markdown(annotated: pd.DataFrame) -> str | None:
     lines = [
         "## Compared with the paper",
         "",
-        f"Paper: VGF's published numbers, {CITATION} (kept in `vgf_rllib/reporting/paper.py`). "
+        f"Paper: VGF's published numbers, {CITATION} (kept in `vgf_rllib/experiments/reporting/paper.py`). "
         "A *task score* is one D4RL task's normalized score; an *environment average* is an "
         "OGBench environment's success rate averaged over its 5 tasks, set beside our average "
         "over that environment's tasks in this report. Ours: each task's best configuration at "

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after selecting the backend)
 import pandas as pd  # noqa: E402
 
-from vgf_rllib.reporting.tables import per_trial  # noqa: E402
+from vgf_rllib.experiments.reporting.tables import per_trial  # noqa: E402
 
 SCORE_NOTE = "score: success % (OGBench), normalized return (D4RL), else raw return"
 COLUMNS = 4

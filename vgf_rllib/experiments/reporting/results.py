@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from vgf_rllib.sweep import METADATA_FILE
+from vgf_rllib.experiments.sweep import METADATA_FILE
 
 EVAL_KEY = "vgf_eval"
 BUDGET = re.compile(r"L(\d+)")

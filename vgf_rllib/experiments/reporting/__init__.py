@@ -1,6 +1,6 @@
 """Sweep reports: per suite tables (markdown, CSV) and figures (PNG) from Tune experiments, with
-the paper's published numbers beside ours (:mod:`~vgf_rllib.reporting.paper`) and each dataset's
-origin (:mod:`~vgf_rllib.reporting.provenance`)."""
+the paper's published numbers beside ours (:mod:`~vgf_rllib.experiments.reporting.paper`) and each dataset's
+origin (:mod:`~vgf_rllib.experiments.reporting.provenance`)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from vgf_rllib.reporting import plots
-from vgf_rllib.reporting.comparison import annotate, comparison_markdown, datasets_markdown
-from vgf_rllib.reporting.results import ReportError, load_evaluations
-from vgf_rllib.reporting.tables import best_per_task, group_table, markdown_table, per_config
+from vgf_rllib.experiments.reporting import plots
+from vgf_rllib.experiments.reporting.comparison import annotate, comparison_markdown, datasets_markdown
+from vgf_rllib.experiments.reporting.results import ReportError, load_evaluations
+from vgf_rllib.experiments.reporting.tables import best_per_task, group_table, markdown_table, per_config
 
 __all__ = ["ReportError", "write_report"]
 
@@ -30,7 +30,7 @@ def _swept(evals: pd.DataFrame) -> list[str]:
 
 
 def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
-    """``best`` is :func:`~vgf_rllib.reporting.comparison.annotate`'s table."""
+    """``best`` is :func:`~vgf_rllib.experiments.reporting.comparison.annotate`'s table."""
     parts = [
         f"# VGF sweep report: {suite}",
         "",
