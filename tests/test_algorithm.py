@@ -12,7 +12,8 @@ from vgf_rllib import VGF, VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
 from demo_training import gap_and_noise
-from vgf_rllib.policy import MODULE_SUBDIR, CheckpointError, load_policy
+from vgf_rllib.policy import load_policy
+from vgf_rllib.run_dir import MODULE_SUBDIR, CheckpointError
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -164,7 +165,7 @@ def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
     state_file.write_bytes(state_file.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="corrupt or incomplete"):
         load_policy(tmp_path / "ckpt")
-    with pytest.raises(CheckpointError, match="no such checkpoint"):
+    with pytest.raises(CheckpointError, match="no such run"):
         load_policy(tmp_path / "missing")
 
 
@@ -217,7 +218,8 @@ def test_cli_train_then_evaluate(tmp_path, capsys):
     out_file = tmp_path / "eval.json"
     assert main(["evaluate", str(run_dir), "--test-flow-steps", "0", "2", "--episodes", "3",
                  "--num-particles", "2", "--output", str(out_file)]) == 0
-    records = json.loads(out_file.read_text())["results"]
+    evaluation = json.loads(out_file.read_text())["vgf_eval"]
+    records = [evaluation["L0"], evaluation["L2"]]
     assert [r["test_flow_steps"] for r in records] == [0, 2]
     assert all({"return_mean", "return_std", "episodes"} <= set(r) for r in records)
 
@@ -244,7 +246,7 @@ def test_cli_reports_bad_input_without_writing(tmp_path, capsys, monkeypatch):
     assert main(["train", "--dataset", DATASET_SPEC, "--set", "num_particles=0", "--output", str(out)]) == 2
     assert "num_particles must be an int >= 1" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nowhere"), "--env", ENV_SPEC]) == 2
-    assert "no such checkpoint" in capsys.readouterr().err
+    assert "no such run" in capsys.readouterr().err
 
 
 def test_cli_evaluate_accepts_a_relative_run_dir(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,8 @@ from vgf_rllib.cli import build_parser
 from vgf_rllib.cli import evaluate as evaluate_cli
 from vgf_rllib.cli import train as train_cli
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+from vgf_rllib.envs import make_env
+from vgf_rllib.run_dir import RunDir
 from vgf_rllib.evaluation import (
     EVAL_EPISODES,
     BudgetResult,
@@ -25,12 +28,16 @@ MAZE = "ogbench:pointmaze-medium-navigate-singletask-v0"
 
 
 class StubModule(torch.nn.Module):
-    """What evaluate_budgets needs from a VGF module: acts with zeros, records budgets."""
+    """What evaluate_budgets needs from a VGF module: the env's spaces, acts with zeros,
+    records budgets."""
 
-    def __init__(self, action_dim: int) -> None:
+    def __init__(self, env_spec: str) -> None:
         super().__init__()
+        env = make_env(env_spec)
+        self.observation_space, self.action_space = env.observation_space, env.action_space
+        env.close()
         self.weight = torch.nn.Parameter(torch.zeros(1))
-        self.action_dim = action_dim
+        self.action_dim = self.action_space.shape[0]
         self.acting = "trained"
         self.budgets: list[int] = []
 
@@ -71,25 +78,32 @@ def _fake_algo(eval_episodes: int, success_timing: str | None = None):
 
 
 def _train_args(tmp_path, *extra: str) -> argparse.Namespace:
-    return build_parser().parse_args(
-        ["train", "--dataset", MAZE, "--output", str(tmp_path), "--iterations", "0", *extra]
-    )
+    return build_parser().parse_args(["train", "--dataset", MAZE, "--output", str(tmp_path), *extra])
+
+
+def _final_evaluation(folder, algo, *extra: str, success_timing=None) -> None:
+    """``train``'s final evaluation of a run dir holding one (dummy) checkpoint."""
+    args = _train_args(folder, *extra)
+    run = RunDir.at(folder)
+    run.write_info(train_cli.new_run_info(args) | {"success_timing": success_timing})
+    run.save_checkpoint(lambda path: Path(path).mkdir() or (Path(path) / "w").write_text("w"), 1)
+    train_cli.final_evaluation(args, algo, run, run.read_info())
 
 
 def test_train_final_evaluation_uses_fifty_episodes_unless_asked(tmp_path, capsys):
     algo, calls = _fake_algo(EVAL_EPISODES, "post")
-    assert train_cli.train_and_evaluate(_train_args(tmp_path / "a"), algo, MAZE) == 0
+    _final_evaluation(tmp_path / "a", algo, success_timing="post")
     assert calls == [50]
     assert "success_timing=post" in capsys.readouterr().out
-    assert json.loads((tmp_path / "a" / "run.json").read_text())["success_timing"] == "post"
-    record = json.loads((tmp_path / "a" / "evaluation.json").read_text())["L1"]
+    document = json.loads((tmp_path / "a" / "evaluation.json").read_text())
+    record = document["vgf_eval"]["L1"]
     assert record["episodes"] == 50 and record["success_timing"] == "post"
+    assert document["checkpoint"].endswith("iter_000001") and document["env"] == MAZE
     algo, calls = _fake_algo(20)  # --set eval_episodes=20
-    train_cli.train_and_evaluate(_train_args(tmp_path / "b"), algo, MAZE)
+    _final_evaluation(tmp_path / "b", algo)
     algo, calls_asked = _fake_algo(EVAL_EPISODES)
-    train_cli.train_and_evaluate(_train_args(tmp_path / "c", "--eval-episodes", "7"), algo, MAZE)
+    _final_evaluation(tmp_path / "c", algo, "--eval-episodes", "7")
     assert calls == [20] and calls_asked == [7]
-    assert "success_timing" not in json.loads((tmp_path / "c" / "run.json").read_text())
 
 
 # --- OGBench success timing ------------------------------------------------------------------
@@ -102,7 +116,7 @@ def test_records_name_the_success_timing_of_ogbench_envs():
     default_env = make_ogbench_env(MAZE.partition(":")[2])
     default = env_success_timing(default_env)  # the installed ogbench's default
     default_env.close()
-    module = StubModule(action_dim=2)
+    module = StubModule(MAZE)
     for timing, expected in (("post", "post"), ("pre", "pre"), (None, default)):
         results = evaluate_budgets(module, MAZE, [0, 2], 1, success_timing=timing)
         assert [r.success_timing for r in results] == [expected, expected]
@@ -113,13 +127,13 @@ def test_records_name_the_success_timing_of_ogbench_envs():
 
 
 def test_success_timing_is_refused_for_other_envs_and_values():
-    module = StubModule(action_dim=2)
+    module = StubModule(ENV_SPEC)
     (result,) = evaluate_budgets(module, ENV_SPEC, [0], 2)
     assert "success_timing" not in result.as_record()  # not an OGBench env: nothing recorded
     with pytest.raises(ValueError, match="success_timing applies to OGBench envs"):
         evaluate_budgets(module, ENV_SPEC, [0], 2, success_timing="post")
     with pytest.raises(ValueError, match=r"success_timing must be one of \['pre', 'post'\]"):
-        evaluate_budgets(module, MAZE, [0], 2, success_timing="after")
+        evaluate_budgets(StubModule(MAZE), MAZE, [0], 2, success_timing="after")
 
 
 def test_config_success_timing_field():
@@ -174,7 +188,7 @@ def test_cli_success_timing_flags(tmp_path, capsys, monkeypatch):
     assert calls == [(MAZE, 50, "post"), (MAZE, 50, "pre")]
     payload = json.loads(out.read_text())
     assert payload["success_timing"] == "pre"
-    assert {r["success_timing"] for r in payload["results"]} == {"pre"}
+    assert payload["vgf_eval"]["L0"]["success_timing"] == "pre"
     assert "success_timing=post" in capsys.readouterr().out
 
 

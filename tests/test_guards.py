@@ -56,7 +56,8 @@ def test_train_refuses_an_existing_run_before_anything_runs(tmp_path, capsys):
     (run / "run.json").write_text(json.dumps({"dataset": "old"}))
     args = ["train", "--dataset", DATASET_SPEC, "--output", str(run)]
     assert main(args) == 2
-    assert "already holds a run; pass --overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already holds a run; pass --resume" in err and "--overwrite to replace it" in err
     assert json.loads((run / "run.json").read_text()) == {"dataset": "old"}
     # --overwrite with a bad value still loses nothing: the old run is removed only once the
     # new one has been built

@@ -140,6 +140,12 @@ def evaluate_budgets(
     results = []
     saved = module.acting
     envs = [make_env(env_spec, **env_kwargs) for _ in range(min(episodes, MAX_PARALLEL_ENVS))]
+    try:
+        check_env_matches_module(env_spec, envs[0], module)
+    except ValueError:
+        for env in envs:
+            env.close()
+        raise
     timing = used_success_timing(env_spec, envs[0])
     total = episodes * len(test_flow_steps)
     try:
@@ -159,6 +165,19 @@ def evaluate_budgets(
         for env in envs:
             env.close()
     return results
+
+
+def check_env_matches_module(env_spec: str, env: gym.Env, module: Any) -> None:
+    """Refuse an env whose observation or action shape differs from the trained module's
+    (even where broadcasting would let the episodes run)."""
+    for kind in ("observation", "action"):
+        env_shape = getattr(env, f"{kind}_space").shape
+        module_shape = getattr(module, f"{kind}_space").shape
+        if env_shape != module_shape:
+            raise ValueError(
+                f"env {env_spec!r} has {kind} shape {env_shape}, but the checkpoint was trained "
+                f"for {kind} shape {module_shape}; pass the env the run was trained for"
+            )
 
 
 def success_timing_kwargs(env_spec: str, success_timing: str | None) -> dict[str, Any]:
@@ -212,3 +231,25 @@ def results_by_budget(results: Sequence[BudgetResult]) -> dict[str, Any]:
     entry["best_score"] = best.score_mean
     entry["best_test_flow_steps"] = best.test_flow_steps
     return entry
+
+
+def evaluation_document(
+    entry: dict[str, Any],
+    *,
+    checkpoint: str,
+    env: str,
+    num_particles: int | None = None,
+    step_size: float | None = None,
+    success_timing: str | None = None,
+) -> dict[str, Any]:
+    """The evaluation record as files hold it (``vgf-rllib evaluate --output`` and a run's
+    ``evaluation.json``): what was scored, how, and the ``vgf_eval`` entry of
+    :func:`results_by_budget`, the same entry Tune results and ``results.jsonl`` carry."""
+    return {
+        "checkpoint": checkpoint,
+        "env": env,
+        "num_particles": num_particles,
+        "step_size": step_size,
+        "success_timing": success_timing,
+        "vgf_eval": entry,
+    }

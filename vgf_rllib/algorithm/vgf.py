@@ -417,6 +417,7 @@ class VGF(Algorithm):
         prepared.freeze()
         self.config = prepared
         super().setup(prepared)
+        self.dataset_size = len(dataset)
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
         arrays = dataset.as_dict()
         self._on_every_learner(lambda learner: learner.load_resident_dataset(arrays, *stats))

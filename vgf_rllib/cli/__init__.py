@@ -25,9 +25,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a sub-command; bad input (ValueError) and file-system errors end in one
+    ``error:`` line and exit code 2, never a traceback."""
+    from vgf_rllib.cli.output import report_error
+
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as error:
+        return report_error(error)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
@@ -46,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if any(steps < 0 for steps in args.test_flow_steps):
         return report_error(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
+    if args.step_size is not None and not (math.isfinite(args.step_size) and args.step_size > 0):
+        return report_error(f"--step-size must be a finite number > 0, got {args.step_size}")
+    if args.num_particles is not None and args.num_particles < 1:
+        return report_error(f"--num-particles must be >= 1, got {args.num_particles}")
     if args.episodes < 1:
         return report_error(f"--episodes must be >= 1, got {args.episodes}")
     try:
@@ -55,13 +60,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
-    from vgf_rllib.evaluation import evaluate_budgets, results_by_budget
+    from vgf_rllib.evaluation import evaluate_budgets, evaluation_document, results_by_budget
     from vgf_rllib.policy import load_policy, run_info
+    from vgf_rllib.run_dir import write_json_atomically
 
+    if not args.checkpoint.exists():
+        return report_error(f"{args.checkpoint}: no such run or checkpoint")
     info = run_info(args.checkpoint)
     env = args.env or info.get("env")
     if not env:
-        return report_error(f"{args.checkpoint}: no run.json names the env; pass --env")
+        return report_error(f"{args.checkpoint}: its run.json names no env (trained without one); pass --env")
     success_timing = args.success_timing
     if success_timing is None and env == info.get("env"):
         success_timing = info.get("success_timing")  # what the run was evaluated with
@@ -76,16 +84,15 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     timing = f" (success_timing={used})" if used else ""
     print_budget_table(entry, title=f"{args.checkpoint} on {env}{timing}")
     if args.output:
-        payload = {
-            "checkpoint": str(args.checkpoint),
-            "env": env,
-            "num_particles": args.num_particles,
-            "step_size": args.step_size,
-            **({"success_timing": used} if used else {}),
-            "best_test_flow_steps": entry["best_test_flow_steps"],
-            "results": budget_records(entry),
-        }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(payload, indent=2))
+        document = evaluation_document(
+            entry, checkpoint=str(args.checkpoint), env=env,
+            num_particles=args.num_particles, step_size=args.step_size, success_timing=used,
+        )
+        try:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomically(args.output, document)
+        except OSError as error:  # keep the computed records: print them instead
+            print(json.dumps(document, indent=2))
+            return report_error(f"cannot write {args.output} ({error}); the records are printed above")
         print(f"wrote {args.output}")
     return 0

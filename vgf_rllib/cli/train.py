@@ -1,10 +1,17 @@
-"""``vgf-rllib train``: train VGF on a dataset, checkpoint, log results, evaluate at the end."""
+"""``vgf-rllib train``: train VGF on a dataset into a run directory, resumably.
+
+Checkpoints are written atomically after every iteration by default (the last ``--keep-checkpoints``
+plus the best-scoring one are kept), SIGINT/SIGTERM stop after the current iteration with a
+checkpoint, and ``--resume RUN_DIR`` continues a killed or finished run exactly (docs/runs.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -64,17 +71,17 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
-        help="train VGF on an offline dataset",
-        description="Train VGF offline; writes checkpoints, results.jsonl and run.json "
-        "under --output, then evaluates every L_test if an env is given.",
+        help="train VGF on an offline dataset (or resume a run)",
+        description="Train VGF offline into a run directory (run.json, results.jsonl, "
+        "tensorboard/, checkpoints/), then evaluate every L_test if an env is given. "
+        "A killed or interrupted run continues with --resume RUN_DIR.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--dataset",
-        required=True,
         help="a .npz/.parquet file, a Minari dataset dir, 'ogbench:<name>', "
-        "'minari:<id>' or 'demo:offset-bandit'",
+        "'minari:<id>' or 'demo:offset-bandit' (required unless --resume)",
     )
     parser.add_argument(
         "--env",
@@ -82,44 +89,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluation env: a gymnasium id (also 'module:Env-v0'), 'ogbench:<name>' or "
         "'minari:<id>'; omitted for suite datasets, it is the dataset's own env",
     )
-    parser.add_argument("--iterations", type=int, default=10, help="train() calls (default 10)")
     parser.add_argument(
-        "--updates-per-iteration",
-        type=int,
-        default=1000,
+        "--iterations", type=int, default=None,
+        help="train() calls in total (default 10; with --resume: the run's own total)",
+    )
+    parser.add_argument(
+        "--updates-per-iteration", type=int, default=None,
         help="gradient steps per iteration (default 1000)",
     )
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="set any config field (repeatable; see the list below)",
     )
-    parser.add_argument("--output", required=True, type=Path, help="run directory to write")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--output", type=Path, help="run directory to create")
+    target.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its newest complete checkpoint, with its settings",
+    )
     parser.add_argument(
-        "--overwrite",
-        action="store_true",
+        "--overwrite", action="store_true",
         help="replace a run already in --output (refused otherwise)",
     )
     parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        help="save a checkpoint every N iterations (default 0: only the final one)",
+        "--checkpoint-every", type=int, default=1,
+        help="write a checkpoint every N iterations (default 1; the last iteration always)",
     )
     parser.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=None,
+        "--keep-checkpoints", type=int, default=2,
+        help="keep the newest K checkpoints plus the best-scoring one (default 2)",
+    )
+    parser.add_argument(
+        "--eval-episodes", type=int, default=None,
         help="episodes per L_test in the final evaluation (default: the config's eval_episodes, "
         f"{EVAL_EPISODES}; 0 skips it)",
     )
     parser.add_argument(
-        "--success-timing",
-        choices=SUCCESS_TIMINGS,
-        default=None,
+        "--success-timing", choices=SUCCESS_TIMINGS, default=None,
         help="OGBench envs only: judge success before ('pre', ogbench >= 1.2's default) or "
         "after ('post', ogbench 1.1.0 as the paper's authors) each step, in every evaluation "
         "(same as --set success_timing=...; default: ogbench's default)",
@@ -139,105 +145,284 @@ def default_env_for(dataset: str) -> str | None:
     return None
 
 
-def holds_run(output: Path) -> bool:
-    """Whether ``output`` already holds a training run."""
-    from vgf_rllib.policy import RUN_INFO_FILE
-
-    return (output / RUN_INFO_FILE).exists()
+DEFAULT_ITERATIONS = 10
+DEFAULT_UPDATES_PER_ITERATION = 1000
 
 
-def refuse_existing_run(output: Path, *, overwrite: bool) -> None:
-    """Refuse to train into a folder that holds a run unless ``overwrite`` (mixing two runs'
-    checkpoints would make ``evaluate`` load the older run's weights)."""
-    if holds_run(output) and not overwrite:
-        raise ValueError(
-            f"{output} already holds a run; pass --overwrite to replace it "
-            "or choose another --output"
-        )
+def _check_counts(args: argparse.Namespace) -> None:
+    for flag, value, minimum in (
+        ("--iterations", args.iterations, 1),
+        ("--updates-per-iteration", args.updates_per_iteration, 1),
+        ("--checkpoint-every", args.checkpoint_every, 1),
+        ("--keep-checkpoints", args.keep_checkpoints, 1),
+        ("--eval-episodes", args.eval_episodes, 0),
+    ):
+        if value is not None and value < minimum:
+            raise ValueError(f"{flag} must be >= {minimum}, got {value}")
+
+
+def new_run_info(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``run.json`` records of a new run: enough to rebuild its config on resume."""
+    if not args.dataset:
+        raise ValueError("--dataset is required (or pass --resume RUN_DIR)")
+    return {
+        "dataset": args.dataset,
+        "env": args.env or default_env_for(args.dataset),
+        "overrides": args.overrides,
+        "success_timing": args.success_timing,
+        "iterations": args.iterations or DEFAULT_ITERATIONS,
+        "updates_per_iteration": args.updates_per_iteration or DEFAULT_UPDATES_PER_ITERATION,
+    }
+
+
+def resumed_run_info(args: argparse.Namespace, recorded: dict[str, Any]) -> dict[str, Any]:
+    """The recorded run, with only ``--iterations`` changeable; other differences are refused."""
+    given = {
+        "dataset": args.dataset,
+        "env": args.env,
+        "overrides": args.overrides or None,
+        "success_timing": args.success_timing,
+        "updates_per_iteration": args.updates_per_iteration,
+    }
+    for key, value in given.items():
+        if value is not None and value != recorded.get(key):
+            flag = "--set" if key == "overrides" else f"--{key.replace('_', '-')}"
+            raise ValueError(
+                f"--resume continues {args.resume} with its recorded settings: {flag} "
+                f"{value!r} differs from the run's {recorded.get(key)!r} (start a new run with "
+                "--output instead)"
+            )
+    return {**recorded, "iterations": args.iterations or recorded["iterations"]}
+
+
+def build_config(info: dict[str, Any]) -> Any:
+    """The VGFConfig a run's ``run.json`` describes (validated, nothing built yet)."""
+    from vgf_rllib import VGFConfig
+
+    config = (
+        VGFConfig()
+        .offline_dataset(dataset=info["dataset"])
+        .training(updates_per_iteration=info["updates_per_iteration"])
+        .apply_overrides(parse_overrides(info["overrides"]))
+    )
+    if info["env"]:
+        config.environment(info["env"])
+    if info["success_timing"] is not None:
+        config.test_time(success_timing=info["success_timing"])
+    config.validate()
+    return config
+
+
+def dataset_summary(algo: Any) -> dict[str, int]:
+    """Sizes that must match when a run resumes (a changed dataset file is refused)."""
+    return {
+        "transitions": algo.dataset_size,
+        "observation_dim": int(algo.config.observation_space.shape[0]),
+        "action_dim": int(algo.config.action_space.shape[0]),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    import ray
+    from vgf_rllib.cli.ray_session import needs_ray, ray_session
+    from vgf_rllib.run_dir import RunDir
 
-    from vgf_rllib import VGFConfig
-
-    env = args.env or default_env_for(args.dataset)
     try:
-        refuse_existing_run(args.output, overwrite=args.overwrite)
-        config = (
-            VGFConfig()
-            .offline_dataset(dataset=args.dataset)
-            .training(updates_per_iteration=args.updates_per_iteration)
-            .apply_overrides(parse_overrides(args.overrides))
-        )
-        if env:
-            config.environment(env)
-        if args.success_timing is not None:
-            config.test_time(success_timing=args.success_timing)
-        if args.eval_episodes is not None and args.eval_episodes < 0:
-            raise ValueError(f"--eval-episodes must be >= 0, got {args.eval_episodes}")
-        config.validate()
-        ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        algo = config.build_algo()  # loads and validates the dataset
-    except ValueError as error:  # bad --set value, dataset or env: nothing written yet
+        _check_counts(args)
+        if args.resume:
+            run_dir = RunDir.at(args.resume)
+            if not run_dir.exists():
+                raise ValueError(f"{args.resume}: no such run (no run.json); start one with --output")
+            info = resumed_run_info(args, run_dir.read_info())
+        else:
+            run_dir = RunDir.at(args.output)
+            if run_dir.exists() and not args.overwrite:
+                raise ValueError(
+                    f"{args.output} already holds a run; pass --resume {args.output} to continue "
+                    "it, --overwrite to replace it, or choose another --output"
+                )
+            run_dir.check_writable()
+            info = new_run_info(args)
+        config = build_config(info)
+    except ValueError as error:  # bad flag, --set value or run dir: nothing written yet
         return report_error(error)
-    return train_and_evaluate(args, algo, env)
+    with ray_session(needs_ray(config)):
+        try:
+            algo = config.build_algo()  # loads and validates the dataset
+            start = restore(algo, run_dir, info) if args.resume else 0
+        except ValueError as error:
+            return report_error(error)
+        if not args.resume:
+            if args.overwrite and run_dir.exists():  # only now: the new run has been built
+                shutil.rmtree(run_dir.path)
+            run_dir.write_info({**info, "dataset_summary": dataset_summary(algo)})
+        elif args.iterations:
+            run_dir.write_info({**run_dir.read_info(), "iterations": info["iterations"]})
+        return train_and_evaluate(args, algo, run_dir, start=start)
 
 
-def train_and_evaluate(args: argparse.Namespace, algo: Any, env: str | None) -> int:
+def restore(algo: Any, run_dir: Any, info: dict[str, Any]) -> int:
+    """Load the newest complete checkpoint into ``algo``; returns its iteration."""
+    recorded, built = info.get("dataset_summary"), dataset_summary(algo)
+    if recorded is not None and recorded != built:
+        raise ValueError(
+            f"{run_dir.path}: the dataset {info['dataset']} changed since the run started "
+            f"(recorded {recorded}, now {built}); resume refused"
+        )
+    checkpoint = run_dir.latest_checkpoint()
+    try:
+        algo.restore_from_path(str(checkpoint))
+    except Exception as error:  # torch/RLlib raise many types for shape mismatches
+        raise ValueError(f"{checkpoint}: cannot restore ({type(error).__name__}: {error})") from error
+    print(f"resuming {run_dir.path} from {checkpoint.name}")
+    return int(algo.iteration)
+
+
+class StopRequests:
+    """SIGINT/SIGTERM handling: the first signal asks to stop after the current iteration
+    (with a checkpoint); a second SIGINT aborts at once."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequests:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def _handle(self, number: int, frame: Any) -> None:
+        if self.signal_name and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(number).name
+        print(
+            f"\n{self.signal_name}: stopping after this iteration with a checkpoint "
+            "(Ctrl-C again to abort without one)",
+            file=sys.stderr,
+        )
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + signal.Signals[self.signal_name].value if self.signal_name else 0
+
+
+def best_score(result: dict[str, Any]) -> float | None:
+    evaluation = result.get("vgf_eval")
+    return float(evaluation["best_score"]) if evaluation else None
+
+
+def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, start: int = 0) -> int:
+    from tensorboardX import SummaryWriter
     from tqdm.auto import tqdm
 
     from vgf_rllib.algorithm.learner import NonFiniteLossError
-    from vgf_rllib.policy import (
-        CHECKPOINTS_SUBDIR,
-        RUN_INFO_FILE,
-        CheckpointError,
-        latest_checkpoint,
-    )
+    from vgf_rllib.run_dir import CheckpointError
 
-    output: Path = args.output
-    if args.overwrite and holds_run(output):  # only now: the new run has been built
-        shutil.rmtree(output)
-    output.mkdir(parents=True, exist_ok=True)
-    info = {"dataset": args.dataset, "env": env, "overrides": args.overrides}
-    if algo.config.success_timing is not None:
-        info["success_timing"] = algo.config.success_timing
-    (output / RUN_INFO_FILE).write_text(json.dumps(info, indent=2))
-    results_path = output / "results.jsonl"
-    start = time.time()
-    with results_path.open("w") as log, tqdm(range(args.iterations), desc="train", unit="it") as bar:
-        for iteration in bar:
+    info = run_dir.read_info()
+    total = info["iterations"]
+    previous = run_dir.keep_results_through(start)
+    elapsed = previous[-1]["time_s"] if previous else 0.0
+    writer = SummaryWriter(str(run_dir.tensorboard_dir), purge_step=start + 1)
+    began = time.time()
+    with StopRequests() as stops, run_dir.results_file.open("a") as log, tqdm(
+        total=total, initial=start, desc="train", unit="it"
+    ) as bar:
+        for iteration in range(start + 1, total + 1):
+            tick = time.time()
             try:
                 result = algo.train()
             except NonFiniteLossError as error:
+                writer.close()
                 algo.stop()
                 try:
-                    note = f"; last good checkpoint: {latest_checkpoint(output)}"
+                    note = f"; last good checkpoint: {run_dir.latest_checkpoint()}"
                 except CheckpointError:
                     note = "; no checkpoint written"
-                return report_error(f"iteration {iteration + 1}: {error}{note}")
-            losses = result["learners"]["default_policy"]
-            record = {
-                "iteration": iteration + 1,
-                "num_gradient_updates_lifetime": result["num_gradient_updates_lifetime"],
-                "time_s": round(time.time() - start, 2),
-                **{k: float(losses[k]) for k in ("critic_loss", "flow_loss", "q_mean")},
-            }
-            if "vgf_eval" in result:
-                record["vgf_eval"] = result["vgf_eval"]
+                return report_error(f"iteration {iteration}: {error}{note}")
+            record = iteration_record(
+                result, iteration, elapsed + time.time() - began,
+                updates_per_s=algo.config.updates_per_iteration / max(time.time() - tick, 1e-9),
+            )
             log.write(json.dumps(record) + "\n")
             log.flush()
-            bar.set_postfix(critic=f"{record['critic_loss']:.3g}", flow=f"{record['flow_loss']:.3g}")
-            last = iteration + 1 == args.iterations
-            if last or (args.checkpoint_every and (iteration + 1) % args.checkpoint_every == 0):
-                algo.save_to_path(str((output / CHECKPOINTS_SUBDIR / f"iter_{iteration + 1:06d}").resolve()))
-    print(f"checkpoints and results.jsonl in {output}")
-    episodes = algo.config.eval_episodes if args.eval_episodes is None else args.eval_episodes
-    if env and episodes > 0:
-        evaluation = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
-        (output / "evaluation.json").write_text(json.dumps(evaluation, indent=2))
-        timings = {r.get("success_timing") for r in budget_records(evaluation)} - {None}
-        suffix = f", success_timing={timings.pop()}" if timings else ""  # OGBench envs
-        print_budget_table(evaluation, title=f"VGF on {args.dataset} (env {env}{suffix})")
+            write_scalars(writer, record)
+            bar.update(1)
+            bar.set_postfix(
+                critic=f"{record['critic_loss']:.3g}", flow=f"{record['flow_loss']:.3g}",
+                upd_s=f"{record['updates_per_s']:.0f}",
+            )
+            if iteration == total or stops.signal_name or iteration % args.checkpoint_every == 0:
+                try:
+                    run_dir.save_checkpoint(algo.save_to_path, iteration, score=best_score(result))
+                except CheckpointError as error:
+                    writer.close()
+                    algo.stop()
+                    return report_error(error)
+                run_dir.prune_checkpoints(args.keep_checkpoints)
+            if stops.signal_name:
+                writer.close()
+                algo.stop()
+                print(
+                    f"stopped by {stops.signal_name} after iteration {iteration} of {total}; "
+                    f"continue with: vgf-rllib train --resume {run_dir.path}",
+                    file=sys.stderr,
+                )
+                return stops.exit_code
+    writer.close()
+    print(f"checkpoints, results.jsonl and tensorboard/ in {run_dir.path}")
+    final_evaluation(args, algo, run_dir, info)
     algo.stop()
     return 0
+
+
+def iteration_record(
+    result: dict[str, Any], iteration: int, time_s: float, *, updates_per_s: float
+) -> dict[str, Any]:
+    """One ``results.jsonl`` line (losses of the iteration, its evaluation if any)."""
+    losses = result["learners"]["default_policy"]
+    updates = result.get("num_gradient_updates_lifetime")
+    record = {
+        "iteration": iteration,
+        "num_gradient_updates_lifetime": updates,
+        "time_s": round(time_s, 2),
+        "updates_per_s": round(updates_per_s, 1),
+        **{key: float(losses[key]) for key in ("critic_loss", "flow_loss", "q_mean")},
+    }
+    if "vgf_eval" in result:
+        record["vgf_eval"] = result["vgf_eval"]
+    return record
+
+
+def write_scalars(writer: Any, record: dict[str, Any]) -> None:
+    """The record's losses, speed and evaluation scores as TensorBoard scalars."""
+    step = record["iteration"]
+    for key in ("critic_loss", "flow_loss", "q_mean", "updates_per_s"):
+        writer.add_scalar(f"train/{key}", record[key], step)
+    for name, budget in (record.get("vgf_eval") or {}).items():
+        if isinstance(budget, dict):
+            writer.add_scalar(f"eval/{name}/score_mean", budget["score_mean"], step)
+    writer.flush()
+
+
+def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: dict[str, Any]) -> None:
+    """Score the final weights at every L_test into ``evaluation.json`` (same schema as
+    ``vgf-rllib evaluate --output``) and print the table."""
+    from vgf_rllib.evaluation import evaluation_document
+    from vgf_rllib.run_dir import write_json_atomically
+
+    env = info["env"]
+    episodes = algo.config.eval_episodes if args.eval_episodes is None else args.eval_episodes
+    if not env or episodes == 0:
+        return
+    entry = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
+    timings = {r.get("success_timing") for r in budget_records(entry)} - {None}
+    timing = timings.pop() if timings else None  # OGBench envs
+    document = evaluation_document(
+        entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing
+    )
+    write_json_atomically(run_dir.evaluation_file, document)
+    suffix = f", success_timing={timing}" if timing else ""
+    print_budget_table(entry, title=f"VGF on {info['dataset']} (env {env}{suffix})")

@@ -84,12 +84,18 @@ def _as_numeric_array(source: str, name: str, value: Any) -> np.ndarray:
 
 
 def _check_finite(source: str, name: str, array: np.ndarray) -> None:
-    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-        bad = np.argwhere(~np.isfinite(array))[0]
-        row = int(bad[0])
+    """Refuse NaN, inf and values that overflow float32 (they would become inf on the device)."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    limit = np.finfo(np.float32).max
+    bad_mask = ~np.isfinite(array) | (np.abs(array) > limit)
+    if bad_mask.any():
+        bad = np.argwhere(bad_mask)[0]
+        value = array[tuple(bad)]
+        problem = "holds NaN or inf" if not np.isfinite(value) else "exceeds float32's range (+-3.4e38)"
         raise DatasetError(
-            f"{source}: field '{name}' holds NaN or inf (first at row {row}, "
-            f"index {tuple(int(i) for i in bad)}, value {array[tuple(bad)]})"
+            f"{source}: field '{name}' {problem} (first at row {int(bad[0])}, "
+            f"index {tuple(int(i) for i in bad)}, value {value})"
         )
 
 
