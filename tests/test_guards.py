@@ -1,5 +1,6 @@
 """Guards on user input and on training numbers: --set parsing, config field names, finite
-values, overwrite protection and the non-finite loss stop."""
+values, overwrite protection, the non-finite loss stop, and a catalogue of bad values that
+must each end in one `error:` line naming the field and the value (exit 2)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,120 @@ def test_training_stops_at_a_non_finite_loss(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "iteration 1: critic_loss became inf" in err and "no checkpoint written" in err
     assert not (out / "results.jsonl").read_text()  # no iteration with inf losses recorded
+
+
+# --- catalogue of bad values: one `error:` line naming the field and the value, exit 2 ----------
+
+TRAIN = ["train", "--dataset", DATASET_SPEC]
+BAD_SET_VALUES = [
+    ("num_particles=0", "num_particles", "0"),
+    ("num_particles=2.5", "num_particles", "2.5"),
+    ("num_particles=abc", "num_particles", "'abc'"),
+    ("sampler_euler_steps=0", "sampler_euler_steps", "0"),
+    ("train_flow_steps=-1", "train_flow_steps", "-1"),
+    ("updates_per_iteration=0", "updates_per_iteration", "0"),
+    ("train_batch_size_per_learner=0", "train_batch_size_per_learner", "0"),
+    ("eval_interval=-1", "eval_interval", "-1"),
+    ("eval_episodes=0", "eval_episodes", "0"),
+    ("inference_flow_steps=-2", "inference_flow_steps", "-2"),
+    ("eval_num_particles=0", "eval_num_particles", "0"),
+    ("step_size=0", "step_size", "0"),
+    ("step_size=-0.1", "step_size", "-0.1"),
+    ("step_size=.inf", "step_size", "inf"),
+    ("step_size=.nan", "step_size", "nan"),
+    ("alpha=0", "alpha", "0"),
+    ("critic_lr=abc", "critic_lr", "'abc'"),
+    ("sampler_lr=-1", "sampler_lr", "-1"),
+    ("selection_temperature=0", "selection_temperature", "0"),
+    ("eval_step_size=0", "eval_step_size", "0"),
+    ("tau=0", "tau", "0"),
+    ("tau=1.5", "tau", "1.5"),
+    ("gamma=abc", "gamma", "'abc'"),
+    ("gamma=1.5", "gamma", "1.5"),
+    ("gamma=-0.1", "gamma", "-0.1"),
+    ("particle_optimizer=rmsprop", "particle_optimizer", "'rmsprop'"),
+    ("score_twin_agg=max", "score_twin_agg", "'max'"),
+    ("target_twin_agg=median", "target_twin_agg", "'median'"),
+    ("particle_agg=sum", "particle_agg", "'sum'"),
+    ("action_selection=greedy", "action_selection", "'greedy'"),
+    ("critic_hidden_layers=32", "critic_hidden_layers", "32"),
+    ("critic_hidden_layers=[]", "critic_hidden_layers", "[]"),
+    ("sampler_hidden_layers=[64,-1]", "sampler_hidden_layers", "[64, -1]"),
+    ("test_flow_steps=3", "test_flow_steps", "3"),
+    ("test_flow_steps=[0,-1]", "test_flow_steps", "[0, -1]"),
+    ("test_flow_steps=[]", "test_flow_steps", "[]"),
+    ("success_timing=later", "success_timing", "'later'"),
+    ("normalize_observations=maybe", "normalize_observations", "'maybe'"),
+    ("rescale_actions=2", "rescale_actions", "2"),
+    ("seed=abc", "seed", "'abc'"),
+    ("gama=0.9", "gama", "did you mean 'gamma'"),
+    ("validate=3", "validate", "unknown VGF config field"),
+    ("num_particles", "num_particles", "expects key=value"),
+    ("test_flow_steps=[0,", "test_flow_steps", "cannot parse"),
+    ("num_gpus_per_learner=-1", "num_gpus_per_learner", "-1"),
+    ("num_particles=200000", "num_particles", "200000"),  # the N x N kernel would not fit
+]
+BAD_FLAGS = [
+    (["--iterations", "0"], "--iterations", "0"),
+    (["--updates-per-iteration", "0"], "--updates-per-iteration", "0"),
+    (["--checkpoint-every", "0"], "--checkpoint-every", "0"),
+    (["--keep-checkpoints", "0"], "--keep-checkpoints", "0"),
+    (["--eval-episodes", "-1"], "--eval-episodes", "-1"),
+]
+BAD_EVALUATE = [
+    (["--step-size", "inf"], "--step-size", "inf"),
+    (["--step-size", "0"], "--step-size", "0"),
+    (["--num-particles", "0"], "--num-particles", "0"),
+    (["--episodes", "0"], "--episodes", "0"),
+    (["--test-flow-steps", "-1"], "--test-flow-steps", "-1"),
+]
+
+
+def assert_one_error_line(capsys, *fragments: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err  # one line, no traceback
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.mark.parametrize("item, field, value", BAD_SET_VALUES, ids=[c[0] for c in BAD_SET_VALUES])
+def test_bad_set_values(item, field, value, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--set", item, "--output", str(out)]) == 2
+    assert_one_error_line(capsys, field, value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, flag, value", BAD_FLAGS, ids=[c[1] for c in BAD_FLAGS])
+def test_bad_train_flags(flags, flag, value, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TRAIN, *flags, "--output", str(out)]) == 2
+    assert_one_error_line(capsys, flag, value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("flags, flag, value", BAD_EVALUATE, ids=[" ".join(c[0]) for c in BAD_EVALUATE])
+def test_bad_evaluate_flags(flags, flag, value, tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), *flags]) == 2
+    assert_one_error_line(capsys, flag, value)
+
+
+def test_bad_paths(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert main([*TRAIN, "--output", str(a_file / "run")]) == 2
+    assert_one_error_line(capsys, str(a_file), "is a file, not a directory")
+    assert main(["train", "--dataset", str(tmp_path / "missing.npz"), "--output", str(tmp_path / "r")]) == 2
+    assert_one_error_line(capsys, "missing.npz")
+    assert main(["evaluate", str(tmp_path / "nowhere")]) == 2
+    assert_one_error_line(capsys, "nowhere", "no such run")
+    assert main(["train", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert_one_error_line(capsys, "nowhere", "no such run")
+
+
+def test_gpu_request_without_a_gpu(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main([*TRAIN, "--set", "num_gpus_per_learner=1", "--output", str(tmp_path / "r")]) == 2
+    assert_one_error_line(capsys, "num_gpus_per_learner", "1", "no CUDA GPU")

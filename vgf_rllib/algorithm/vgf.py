@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
+import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core import DEFAULT_MODULE_ID
@@ -43,7 +45,11 @@ from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, VGFTorchLearner
 from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
 from vgf_rllib.core.losses import PARTICLE_AGGREGATIONS
 from vgf_rllib.core.selection import ACTION_SELECTIONS
-from vgf_rllib.core.transport import PARTICLE_OPTIMIZERS, TWIN_AGGREGATIONS
+from vgf_rllib.core.transport import (
+    PARTICLE_OPTIMIZERS,
+    TWIN_AGGREGATIONS,
+    transport_peak_bytes,
+)
 from vgf_rllib.data import (
     OfflineDataset,
     check_against_spaces,
@@ -73,6 +79,19 @@ MODULE_FIELDS = (
     "action_selection",
     "selection_temperature",
 )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int_list(value: Any, *, minimum: int) -> bool:
+    """A non-empty list (or tuple) of ints >= ``minimum``."""
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value)
+    )
 
 
 class VGFConfig(AlgorithmConfig):
@@ -301,8 +320,8 @@ class VGFConfig(AlgorithmConfig):
         return self.inference_flow_steps
 
     def validate(self) -> None:
-        """Rejects impossible VGF settings with a message naming the field and value."""
-        super().validate()
+        """Rejects impossible VGF settings with a message naming the field and value (VGF's
+        own checks first, so RLlib's never meet a value of the wrong type)."""
         if self.framework_str != "torch":
             self._value_error(f"VGF supports framework='torch' only, got {self.framework_str!r}")
         if self.lr is not None:
@@ -323,10 +342,17 @@ class VGFConfig(AlgorithmConfig):
             self._check_positive(name)
         if self.eval_step_size is not None:
             self._check_positive("eval_step_size")
-        if not 0.0 < self.tau <= 1.0:
-            self._value_error(f"tau must be in (0, 1], got {self.tau}")
-        if not 0.0 <= self.gamma <= 1.0:
-            self._value_error(f"gamma must be in [0, 1], got {self.gamma}")
+        if not _is_number(self.tau) or not 0.0 < self.tau <= 1.0:
+            self._value_error(f"tau must be a number in (0, 1], got {self.tau!r}")
+        if not _is_number(self.gamma) or not 0.0 <= self.gamma <= 1.0:
+            self._value_error(f"gamma must be a number in [0, 1], got {self.gamma!r}")
+        for name in ("normalize_observations", "rescale_actions"):
+            if not isinstance(getattr(self, name), bool):
+                self._value_error(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            self._value_error(f"seed must be an int or null, got {self.seed!r}")
+        if not _is_number(self.num_gpus_per_learner) or self.num_gpus_per_learner < 0:
+            self._value_error(f"num_gpus_per_learner must be a number >= 0, got {self.num_gpus_per_learner!r}")
         self._check_choice("particle_optimizer", PARTICLE_OPTIMIZERS)
         self._check_choice("score_twin_agg", TWIN_AGGREGATIONS)
         self._check_choice("target_twin_agg", TWIN_AGGREGATIONS)
@@ -334,10 +360,10 @@ class VGFConfig(AlgorithmConfig):
         self._check_choice("action_selection", ACTION_SELECTIONS)
         for name in ("critic_hidden_layers", "sampler_hidden_layers"):
             layers = getattr(self, name)
-            if not layers or not all(isinstance(s, int) and s > 0 for s in layers):
+            if not _is_int_list(layers, minimum=1):
                 self._value_error(f"{name} must be a non-empty list of positive ints, got {layers}")
         steps = self.test_flow_steps
-        if not steps or not all(isinstance(s, int) and s >= 0 for s in steps):
+        if not _is_int_list(steps, minimum=0):
             self._value_error(
                 f"test_flow_steps must be a non-empty list of ints >= 0, got {steps}"
             )
@@ -356,6 +382,12 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(
                 "eval_interval > 0 needs an evaluation env: config.environment(env=...)"
             )
+        super().validate()
+
+    def _value_error(self, errmsg: str) -> None:
+        """RLlib's, without its second line about suppressing validation: CLI errors stay
+        one line, and VGF's checks are not meant to be switched off."""
+        raise ValueError(errmsg)
 
     def _check_int(self, name: str, *, minimum: int) -> None:
         value = getattr(self, name)
@@ -378,6 +410,31 @@ class VGFConfig(AlgorithmConfig):
 
 
 EVAL_RESULTS = "vgf_eval"
+
+
+def check_learner_resources(config: VGFConfig, *, action_dim: int) -> None:
+    """Before any learner is built: a requested GPU exists (local learner) and the particle
+    transport's N x N tensors fit in the learner's memory (docs/runs.md, "Guards")."""
+    wants_gpu = config.num_gpus_per_learner > 0
+    if wants_gpu and config.num_learners == 0 and not torch.cuda.is_available():
+        raise ValueError(
+            f"num_gpus_per_learner={config.num_gpus_per_learner} but torch sees no CUDA GPU on "
+            "this machine; set num_gpus_per_learner=0 to train on the CPU"
+        )
+    if wants_gpu and torch.cuda.is_available():
+        available, where = torch.cuda.get_device_properties(0).total_memory, "GPU memory"
+    else:
+        available, where = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "RAM"
+    needed = transport_peak_bytes(
+        config.train_batch_size_per_learner, config.num_particles, action_dim
+    )
+    if needed > available:
+        raise ValueError(
+            f"num_particles={config.num_particles}: the particle transport needs about "
+            f"{needed / 2**30:.1f} GiB for a batch of {config.train_batch_size_per_learner} "
+            f"states (it grows with num_particles^2), more than the {available / 2**30:.1f} GiB "
+            f"of {where}"
+        )
 
 
 def env_spaces(env_spec: str) -> tuple[gym.Space, gym.Space]:
@@ -414,6 +471,7 @@ class VGF(Algorithm):
         else:
             check_against_spaces(dataset, *spaces)
         prepared.environment(observation_space=spaces[0], action_space=spaces[1])
+        check_learner_resources(prepared, action_dim=dataset.action_dim)
         prepared.freeze()
         self.config = prepared
         super().setup(prepared)

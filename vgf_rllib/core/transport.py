@@ -61,6 +61,13 @@ _REDUCERS = {
 }
 
 
+def transport_peak_bytes(batch: int, num_particles: int, action_dim: int) -> int:
+    """Float32 bytes of the largest tensors one transport step holds at once: the pairwise
+    differences ``(B, N, N, d)`` plus the squared distances, their sorted copy and the kernel
+    (``3 x (B, N, N)``); they grow with N^2 and dominate memory at large N."""
+    return 4 * batch * num_particles**2 * (action_dim + 3)
+
+
 def reduce_last_dim(values: torch.Tensor, how: str, allowed: tuple[str, ...], what: str) -> torch.Tensor:
     """Reduce the last dim by ``how`` (one of ``allowed``); ``what`` names the option in errors."""
     if how not in allowed:
