@@ -4,10 +4,14 @@ Importing the package registers the trainable name "VGF" with Ray Tune, so
 ``tune.Tuner("VGF", param_space=config)`` works in any driver that imported it.
 """
 
-from ray.tune.registry import register_trainable
+from vgf_rllib.logs import quiet_third_party_noise
 
-from vgf_rllib import demo  # noqa: F401  (registers the demo env and dataset)
-from vgf_rllib.algorithm import VGF, VGFConfig
+quiet_third_party_noise()
+
+from ray.tune.registry import register_trainable  # noqa: E402
+
+from vgf_rllib import demo  # noqa: E402, F401  (registers the demo env and dataset)
+from vgf_rllib.algorithm import VGF, VGFConfig  # noqa: E402
 
 register_trainable("VGF", VGF)
 

@@ -114,6 +114,9 @@ class VGFConfig(AlgorithmConfig):
 
     def __init__(self, algo_class: type | None = None) -> None:
         super().__init__(algo_class=algo_class or VGF)
+        # Tune's system-usage monitor needs psutil and GPUtil, which are not dependencies; left
+        # on it only logs "Install gputil" (docs/runs.md).
+        self.log_sys_usage = False
         self._is_online = False  # offline only: no EnvRunners are created
         # fmt: off
         # Data (docs/algorithm.md, "Data"; docs/data.md): a path (.npz, .parquet, Minari dir),
