@@ -4,14 +4,15 @@
 #   examples/sweep_job.sh [TUNE_CONFIG] [extra `vgf-rllib sweep` arguments...]
 #   e.g. examples/sweep_job.sh tune_configs/smoke.yaml --max-concurrent 2
 #
-# Needs `ray` and `python` of an environment with vgf-rllib's dependencies on PATH (e.g. an activated
-# .venv). The repository is shipped to the cluster as the job's working_dir (runtime_env), so the
+# Uses the repository's .venv (made by scripts/setup_env.sh) when it exists, without activating it;
+# otherwise `ray` and `python` of an environment with vgf-rllib's dependencies on PATH. The repository is shipped to the cluster as the job's working_dir (runtime_env), so the
 # trials import this checkout of vgf_rllib. Environment: OUT_DIR (default runs/job-example; gets
 # sweeps/ and report/), RAY_NUM_CPUS (default 2). The head uses free ports and its own temp dir, so
 # other Ray sessions on this machine neither see nor join it; it is stopped (by PID) on exit.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+if [ -x .venv/bin/ray ]; then export PATH="$PWD/.venv/bin:$PATH"; fi
 # Ray >= 2.52 protects the dashboard/job API with a token (~/.ray/auth_token) once a token exists;
 # use it explicitly so the head and the `ray job` client agree.
 export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,10 +22,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.skipif(not (REPO / ".venv" / "bin" / "ray").exists(), reason="needs the repository's .venv (scripts/setup_env.sh)")
 def test_sweep_runs_as_a_ray_job(tmp_path: Path) -> None:
+    # no activated venv: the script finds the repository's .venv itself
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if "venv" not in p)
     env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **{k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+        "PATH": path,
         "OUT_DIR": str(tmp_path),
         "RAY_NUM_CPUS": "2",
     }
@@ -42,6 +45,7 @@ def test_sweep_runs_as_a_ray_job(tmp_path: Path) -> None:
     assert done.returncode == 0, output[-6000:]
     # printed by the job's driver, followed through `ray job logs`
     assert "4 of 4 trial(s) finished, 0 failed" in output
+    assert "smoke: best configuration per task" in output and "offset-bandit-2000" in output
     table = pd.read_csv(tmp_path / "report" / "smoke.csv")
     assert list(table.task) == ["offset-bandit-2000"] and table.seeds.item() == 2
     assert (tmp_path / "report" / "smoke_learning_curves.png").is_file()

@@ -58,3 +58,13 @@ def test_existing_experiment_is_not_overwritten(tiny_sweep: Path, capsys) -> Non
 def test_resume_needs_an_experiment(tmp_path: Path, capsys) -> None:
     assert main(["sweep", str(TINY_SWEEP), "--storage", str(tmp_path), "--resume"]) == 2
     assert f"no Tune experiment to resume at {tmp_path}/sweep_tiny" in capsys.readouterr().err
+
+
+def test_sweep_ends_with_a_score_summary(tiny_sweep: Path) -> None:
+    from vgf_rllib.experiments.reporting import score_summary
+
+    summary = score_summary(tiny_sweep)
+    assert "best configuration per task" in summary
+    metadata = yaml.safe_load((tiny_sweep / "vgf_sweep.yaml").read_text())
+    for task in metadata["tasks"].values():
+        assert task["name"] in summary

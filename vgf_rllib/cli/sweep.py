@@ -73,6 +73,16 @@ def _print_plan(spec: SweepSpec, storage: str) -> None:
     print(f"  experiment folder: {experiment_path(spec, storage)}")
 
 
+def print_score_summary(experiment_path: str) -> None:
+    """The best score of each task, or why there is none yet."""
+    from vgf_rllib.experiments.reporting import ReportError, score_summary
+
+    try:
+        print("\n" + score_summary(experiment_path) + "\n")
+    except ReportError as error:
+        print(f"no scores to summarize: {error}")
+
+
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -119,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
         f"{finished} of {len(results)} trial(s) finished, {failed} failed; "
         f"results in {results.experiment_path}"
     )
-    print(f"report: vgf-rllib report {results.experiment_path}")
+    print_score_summary(results.experiment_path)
+    print(f"full report (tables, figures, paper numbers): vgf-rllib report {results.experiment_path}")
     if finished + failed < len(results):
         print("interrupted: continue with the same command plus --resume", file=sys.stderr)
     return 0 if finished == len(results) else 1

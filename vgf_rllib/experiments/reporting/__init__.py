@@ -13,7 +13,7 @@ from vgf_rllib.experiments.reporting.comparison import annotate, comparison_mark
 from vgf_rllib.experiments.reporting.results import ReportError, load_evaluations
 from vgf_rllib.experiments.reporting.tables import best_per_task, group_table, markdown_table, per_config
 
-__all__ = ["ReportError", "write_report"]
+__all__ = ["ReportError", "score_summary", "write_report"]
 
 
 def _swept(evals: pd.DataFrame) -> list[str]:
@@ -50,6 +50,18 @@ def _suite_markdown(suite: str, best: pd.DataFrame, figures: list[Path]) -> str:
     parts += ["", datasets_markdown(best)]
     parts += ["", "## Figures", ""] + [f"![{path.stem}]({path.name})" for path in figures]
     return "\n".join(parts) + "\n"
+
+
+def score_summary(experiment_dir: str | Path) -> str:
+    """Per suite, the markdown table of the best configuration and L_test of each task (what
+    ``vgf-rllib sweep`` prints when it ends; the full report adds figures and comparisons)."""
+    evals = load_evaluations(experiment_dir)
+    parts = []
+    for suite, suite_evals in evals.groupby("suite", sort=False):
+        suite_evals.attrs = evals.attrs
+        parts += [f"{suite}: best configuration per task (final score, mean ± std over seeds)",
+                  markdown_table(best_per_task(per_config(suite_evals)))]
+    return "\n\n".join(parts)
 
 
 def write_report(experiment_dir: str | Path, out_dir: str | Path | None = None) -> list[Path]:
