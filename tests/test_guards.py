@@ -199,3 +199,59 @@ def test_gpu_request_without_a_gpu(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main([*TRAIN, "--set", "num_gpus_per_learner=1", "--output", str(tmp_path / "r")]) == 2
     assert_one_error_line(capsys, "num_gpus_per_learner", "1", "no CUDA GPU")
+
+
+# --- degenerate inputs: handled (finite losses and actions) or refused clearly ------------------
+
+
+def _train_briefly(arrays: dict, normalize: bool = False, **training) -> tuple[dict, object]:
+    settings = dict(critic_hidden_layers=[16], sampler_hidden_layers=[16], updates_per_iteration=5,
+                    train_batch_size_per_learner=8, num_particles=4, train_flow_steps=2)
+    settings.update(training)
+    config = (
+        VGFConfig()
+        .offline_dataset(dataset=arrays, normalize_observations=normalize)
+        .training(**settings)
+        .debugging(seed=1)
+    )
+    algo = config.build_algo()
+    losses = algo.train()["learners"]["default_policy"]
+    module = algo.get_policy_module()
+    algo.stop()
+    return losses, module
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["single transition", "constant observations, normalized", "one particle", "all-equal actions"],
+)
+def test_degenerate_inputs_train_to_finite_numbers(case):
+    import torch
+
+    arrays = make_demo_arrays(200)
+    training: dict = {}
+    if case == "single transition":
+        arrays = {key: value[:1] for key, value in arrays.items()}
+    elif case == "constant observations, normalized":
+        arrays["observations"][:] = 0.5
+        arrays["next_observations"][:] = 0.5
+        training["normalize"] = True
+    elif case == "one particle":
+        training["num_particles"] = 1
+    else:  # every flow sample and particle starts at the same action: zero kernel bandwidth
+        arrays["actions"][:] = 0.25
+    losses, module = _train_briefly(arrays, **training)
+    assert all(np.isfinite(float(losses[key])) for key in ("critic_loss", "flow_loss", "q_mean"))
+    actions = module.compute_actions(torch.as_tensor(arrays["observations"][:3]))
+    assert torch.isfinite(actions).all() and actions.abs().max() <= 1.0
+
+
+def test_all_equal_particles_move_finitely():
+    import torch
+
+    from vgf_rllib.core.transport import TransportSettings, transport
+
+    particles = torch.full((2, 5, 3), 0.1)
+    q_fn = lambda a: torch.stack([-(a - 0.5).pow(2).sum(-1)] * 2, -1)  # noqa: E731
+    moved = transport(q_fn, particles, TransportSettings(steps=3, step_size=0.05, alpha=0.5))
+    assert torch.isfinite(moved).all() and (moved > particles).all()  # towards 0.5, no NaN
