@@ -181,6 +181,6 @@ def test_import_needs_neither_ogbench_nor_minari():
     code = (
         "import sys; sys.modules['ogbench'] = None; sys.modules['minari'] = None\n"
         "import vgf_rllib.data, vgf_rllib.envs\n"
-        "assert {'ogbench', 'minari'} <= set(vgf_rllib.data.SUITE_LOADERS)\n"
+        "assert {'ogbench', 'minari'} <= set(vgf_rllib.data.SOURCES)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -190,7 +190,9 @@ def test_ogbench_task_names_parse_with_the_data_layer() -> None:
         for task in get_suite(name).tasks:
             parsed = parse_singletask_name(task.name)
             assert task.dataset == task.env == f"ogbench:{task.name}"
-            assert task.data.name == parsed.dataset
+            assert [p.name for p in task.missing_data("/nonexistent")] == [
+                f"{parsed.dataset}.npz", f"{parsed.dataset}-val.npz"
+            ]
     default = get_suite("ogbench-default-tasks").task("cube-single-play-singletask-v0")
     assert parse_singletask_name(default.name).task is None
 
@@ -206,30 +208,28 @@ def test_unknown_names_list_the_valid_ones() -> None:
 
 def test_data_sources_say_what_is_missing_and_how_to_get_it(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
-    cube = get_suite("ogbench-manipulation").task("cube-single-play-singletask-task2-v0").data
-    assert [p.name for p in cube.missing(str(tmp_path))] == [
-        "cube-single-play-v0.npz",
-        "cube-single-play-v0-val.npz",
-    ]
+    cube = get_suite("ogbench-manipulation").task("cube-single-play-singletask-task2-v0")
+    missing = cube.missing_data(str(tmp_path))
+    assert [p.name for p in missing] == ["cube-single-play-v0.npz", "cube-single-play-v0-val.npz"]
     assert (
-        cube.instructions(str(tmp_path))
+        cube.how_to_get_data(str(tmp_path))
         == f"vgf-rllib data generate cube-single-play-v0 --dir {tmp_path}"
     )
-    for path in cube.files(str(tmp_path)):
+    for path in missing:
         path.write_bytes(b"")
-    assert cube.missing(str(tmp_path)) == []
+    assert cube.missing_data(str(tmp_path)) == []
 
-    ant = get_suite("ogbench-locomotion").tasks[0].data
-    assert "official download" in ant.instructions(str(tmp_path))
-    assert "ogbench.download_datasets(['antmaze-large-navigate-v0']" in ant.instructions(
+    ant = get_suite("ogbench-locomotion").tasks[0]
+    assert "official download" in ant.how_to_get_data(str(tmp_path))
+    assert "ogbench.download_datasets(['antmaze-large-navigate-v0']" in ant.how_to_get_data(
         str(tmp_path)
     )
 
-    umaze = get_suite("d4rl-antmaze").task("antmaze-umaze-v1").data
-    assert umaze.instructions() == "minari download D4RL/antmaze/umaze-v1"
-    assert umaze.missing() == [tmp_path / "minari" / "D4RL/antmaze/umaze-v1" / "data"]
+    umaze = get_suite("d4rl-antmaze").task("antmaze-umaze-v1")
+    assert umaze.how_to_get_data() == "minari download D4RL/antmaze/umaze-v1"
+    assert umaze.missing_data() == [tmp_path / "minari" / "D4RL/antmaze/umaze-v1" / "data"]
 
-    assert get_suite("smoke").tasks[0].data.missing() == []
+    assert get_suite("smoke").tasks[0].missing_data() == []
 
 
 def test_settings_doc_lists_every_environment_with_its_values_and_source() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from vgf_rllib import demo_chain
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays
-from vgf_rllib.data.loading import SUITE_LOADERS
+from vgf_rllib.data.sources import DataSource, register
 
 ENV_ID = "OffsetBandit-v0"
 ENV_SPEC = f"vgf_rllib.demo:{ENV_ID}"
@@ -125,4 +125,11 @@ def load_demo_dataset(name: str, **options: Any) -> OfflineDataset:
 
 
 gym.register(id=ENV_ID, entry_point=OffsetBanditEnv, max_episode_steps=1)
-SUITE_LOADERS["demo"] = load_demo_dataset
+register(
+    DataSource(
+        prefix="demo",
+        load=load_demo_dataset,
+        eval_env=lambda name: demo_env_spec(f"demo:{name}"),
+        how_to_get=lambda name, dataset_dir=None: "built in (generated in memory)",
+    )
+)

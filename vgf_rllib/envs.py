@@ -1,7 +1,7 @@
 """Evaluation environments from a spec string, and the score each benchmark reports.
 
 A spec is any gymnasium id (``"Pendulum-v1"``, ``"my_pkg.envs:MyEnv-v0"``) or a
-``suite:name`` string handled by a factory in :data:`ENV_FACTORIES`:
+``source:name`` string whose data source (:mod:`vgf_rllib.data.sources`) builds envs:
 ``ogbench:<env>-<dataset>-singletask[-taskN]-v0`` (metric: ``info["success"]``; the
 keyword ``success_timing="pre"|"post"`` chooses when success is judged) and
 ``minari:<dataset id or directory>`` (the dataset's eval env; D4RL-normalized score;
@@ -12,20 +12,11 @@ docs/algorithm.md, "Data".
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import gymnasium as gym
 import numpy as np
 
-EnvFactory = Callable[..., gym.Env]
-
-#: prefix (without the colon) -> factory(name, **kwargs) -> gym.Env
-ENV_FACTORIES: dict[str, EnvFactory] = {}
-
-ScoreNormalizer = Callable[[str, np.ndarray], "np.ndarray | None"]
-
-#: prefix -> normalizer(name, episode_returns) -> normalized scores, or None if unknown
-SCORE_NORMALIZERS: dict[str, ScoreNormalizer] = {}
+import vgf_rllib.data  # noqa: F401  (registers the data sources)
+from vgf_rllib.data.sources import split_spec
 
 
 class EnvSpecError(ValueError):
@@ -34,10 +25,11 @@ class EnvSpecError(ValueError):
 
 def make_env(spec: str, **kwargs) -> gym.Env:
     """Build one evaluation env from ``spec`` (see module docstring)."""
-    prefix, sep, name = spec.partition(":")
-    if sep and prefix in ENV_FACTORIES:
+    found = split_spec(spec)
+    if found and found[0].make_env is not None:
+        source, name = found
         try:
-            return ENV_FACTORIES[prefix](name, **kwargs)
+            return source.make_env(name, **kwargs)
         except EnvSpecError:
             raise
         except (ValueError, gym.error.Error, ImportError, AttributeError) as error:
@@ -50,30 +42,8 @@ def make_env(spec: str, **kwargs) -> gym.Env:
 
 def normalized_score(spec: str, returns: np.ndarray) -> np.ndarray | None:
     """The benchmark's normalized score of episode returns, or None where it defines none."""
-    prefix, sep, name = spec.partition(":")
-    if sep and prefix in SCORE_NORMALIZERS:
-        return SCORE_NORMALIZERS[prefix](name, np.asarray(returns, dtype=np.float64))
+    found = split_spec(spec)
+    if found and found[0].normalized_score is not None:
+        source, name = found
+        return source.normalized_score(name, np.asarray(returns, dtype=np.float64))
     return None
-
-
-def _ogbench_env(name: str, **kwargs) -> gym.Env:
-    from vgf_rllib.data.ogbench_data import make_ogbench_env
-
-    return make_ogbench_env(name, **kwargs)
-
-
-def _minari_env(name: str, **kwargs) -> gym.Env:
-    from vgf_rllib.data.minari_data import make_minari_env
-
-    return make_minari_env(name, **kwargs)
-
-
-def _minari_score(name: str, returns: np.ndarray) -> np.ndarray | None:
-    from vgf_rllib.data.minari_data import minari_normalized_score
-
-    return minari_normalized_score(name, returns)
-
-
-ENV_FACTORIES["ogbench"] = _ogbench_env
-ENV_FACTORIES["minari"] = _minari_env
-SCORE_NORMALIZERS["minari"] = _minari_score

@@ -133,18 +133,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def default_env_for(dataset: str) -> str | None:
-    """Suite datasets name their own eval env (``ogbench:x`` -> ``ogbench:x``, demo tasks
-    their gym id)."""
-    from vgf_rllib.demo import demo_env_spec
-
-    if demo_env := demo_env_spec(dataset):
-        return demo_env
-    if dataset.startswith(("ogbench:", "minari:")):
-        return dataset
-    return None
-
-
 DEFAULT_ITERATIONS = 10
 DEFAULT_UPDATES_PER_ITERATION = 1000
 
@@ -163,11 +151,13 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def new_run_info(args: argparse.Namespace) -> dict[str, Any]:
     """What ``run.json`` records of a new run: enough to rebuild its config on resume."""
+    from vgf_rllib.data import default_eval_env
+
     if not args.dataset:
         raise ValueError("--dataset is required (or pass --resume RUN_DIR)")
     return {
         "dataset": args.dataset,
-        "env": args.env or default_env_for(args.dataset),
+        "env": args.env or default_eval_env(args.dataset),
         "overrides": args.overrides,
         "success_timing": args.success_timing,
         "iterations": args.iterations or DEFAULT_ITERATIONS,

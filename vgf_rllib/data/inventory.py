@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vgf_rllib.data.minari_data import minari_store
 from vgf_rllib.data.ogbench_catalog import ogbench_dir
 
 
@@ -57,7 +58,7 @@ def ogbench_datasets(dataset_dir: str | os.PathLike | None = None) -> list[Local
 
 def minari_datasets(root: str | os.PathLike | None = None) -> list[LocalDataset]:
     """Datasets in the Minari store (``root``, else ``$MINARI_DATASETS_PATH``, else default)."""
-    base = Path(root or os.environ.get("MINARI_DATASETS_PATH") or "~/.minari/datasets").expanduser()
+    base = minari_store(root)
     found = []
     for metadata_file in sorted(base.glob("**/data/metadata.json")) if base.is_dir() else []:
         data = metadata_file.parent

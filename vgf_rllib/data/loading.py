@@ -1,7 +1,8 @@
 """One entry point from a dataset spec (dict, path or ``suite:name``) to an OfflineDataset.
 
-Suite prefixes (``ogbench:``, ``minari:``) register a loader in :data:`SUITE_LOADERS`; files
-register by suffix in :data:`FILE_LOADERS`; a directory is read as a Minari dataset. Every
+Prefixed specs (``ogbench:``, ``minari:``, ``demo:``) go to their source in
+:data:`vgf_rllib.data.sources.SOURCES`; files go by suffix to :data:`FILE_LOADERS`; a directory
+is read as a Minari dataset. Every
 route ends in :func:`build_dataset` (optional action rescaling, then validation;
 docs/algorithm.md, "Data").
 """
@@ -14,14 +15,11 @@ from typing import Any
 
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset, from_arrays
 from vgf_rllib.data.files import read_npz, read_parquet
+from vgf_rllib.data.sources import SOURCES, split_spec
 from vgf_rllib.data.spaces import rescale_actions as rescale
 
 DatasetSpec = str | Path | Mapping[str, Any]
-SuiteLoader = Callable[..., OfflineDataset]
 FileLoader = Callable[..., OfflineDataset]
-
-#: prefix (without the colon) -> loader(name, **options) -> OfflineDataset
-SUITE_LOADERS: dict[str, SuiteLoader] = {}
 
 
 def build_dataset(
@@ -78,16 +76,17 @@ def load_dataset(
         _refuse_suite_options(suite_options, "a dict of arrays")
         return build_dataset(spec, source=source or "<arrays>", **common)
     text = str(spec)
-    prefix, sep, name = text.partition(":")
-    if sep and prefix in SUITE_LOADERS:
-        return SUITE_LOADERS[prefix](name, dataset_dir=dataset_dir, **common, **suite_options)
+    prefix, sep, _ = text.partition(":")
+    if found := split_spec(text):
+        source, name = found
+        return source.load(name, dataset_dir=dataset_dir, **common, **suite_options)
     path = Path(text).expanduser()
-    if path.is_dir() and "minari" in SUITE_LOADERS:
-        return SUITE_LOADERS["minari"](str(path), **common, **suite_options)
+    if path.is_dir() and "minari" in SOURCES:
+        return SOURCES["minari"].load(str(path), **common, **suite_options)
     loader = FILE_LOADERS.get(path.suffix.lower())
     if loader is None:
         known = sorted(FILE_LOADERS) + ["<Minari dataset directory>"]
-        known += [f"{p}:<name>" for p in sorted(SUITE_LOADERS)]
+        known += [f"{p}:<name>" for p in sorted(SOURCES)]
         what = (
             f"unknown dataset suite '{prefix}'"
             if sep and not path.exists()

@@ -30,7 +30,8 @@ import gymnasium as gym
 import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset
-from vgf_rllib.data.loading import SUITE_LOADERS, build_dataset
+from vgf_rllib.data.loading import build_dataset
+from vgf_rllib.data.sources import DataSource, register
 
 REWARD_TRANSFORMS = ("auto", "none", "locomotion", "antmaze")
 LOCOMOTION_ENVS = ("halfcheetah", "hopper", "walker2d", "ant")  # D4RL locomotion suites
@@ -62,7 +63,7 @@ def require_minari() -> ModuleType:
         ) from error
 
 
-def _store_root(dataset_dir: str | os.PathLike | None) -> Path:
+def minari_store(dataset_dir: str | os.PathLike | None = None) -> Path:
     """The Minari store: ``dataset_dir``, else ``$MINARI_DATASETS_PATH``, else the default."""
     root = dataset_dir or os.environ.get("MINARI_DATASETS_PATH") or "~/.minari/datasets"
     return Path(root).expanduser()
@@ -85,10 +86,10 @@ def _data_dir(name: str, dataset_dir: str | os.PathLike | None) -> Path:
         minari.dataset.minari_dataset.parse_dataset_id(name)
     except ValueError as error:
         raise DatasetError(f"minari:{name}: {error}") from error
-    data = _store_root(dataset_dir) / name / "data"
+    data = minari_store(dataset_dir) / name / "data"
     if not (data / "metadata.json").is_file():
         raise DatasetError(
-            f"minari:{name}: not in the local Minari store ({_store_root(dataset_dir)}); nothing "
+            f"minari:{name}: not in the local Minari store ({minari_store(dataset_dir)}); nothing "
             f"is downloaded: run `minari download {name}` where there is internet and copy the "
             "dataset into the store (or set MINARI_DATASETS_PATH / dataset_dir), or pass the "
             "dataset's directory path"
@@ -474,4 +475,14 @@ def minari_normalized_score(name: str, returns: np.ndarray) -> np.ndarray | None
     return 100.0 * (np.asarray(returns, dtype=np.float64) - low) / (high - low)
 
 
-SUITE_LOADERS["minari"] = load_minari
+register(
+    DataSource(
+        prefix="minari",
+        load=load_minari,
+        eval_env=lambda name: f"minari:{name}",
+        make_env=make_minari_env,
+        normalized_score=minari_normalized_score,
+        local_files=lambda name, dataset_dir=None: [minari_store(dataset_dir) / name / "data"],
+        how_to_get=lambda name, dataset_dir=None: f"minari download {name}",
+    )
+)

@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset
-from vgf_rllib.data.loading import SUITE_LOADERS, build_dataset
+from vgf_rllib.data.loading import build_dataset
+from vgf_rllib.data.sources import DataSource, register
 from vgf_rllib.data.ogbench_catalog import (
     DIR_ENV_VAR,
     OGBenchName,
     dataset_files,
     ogbench_dir,
+    parse_dataset_name,
     parse_singletask_name,
 )
 
@@ -228,4 +230,33 @@ def env_success_timing(env: Any) -> str | None:
     return timing if timing in SUCCESS_TIMINGS else None
 
 
-SUITE_LOADERS["ogbench"] = load_ogbench
+#: OGBench families whose datasets OGBench's shipped oracles can regenerate (docs/data.md)
+GENERATABLE_FAMILIES = ("pointmaze", "cube", "scene", "puzzle")
+
+
+def ogbench_local_files(name: str, dataset_dir: str | None = None) -> list[Path]:
+    """The ``.npz`` and ``-val.npz`` files an ``ogbench:`` dataset or task name reads."""
+    return list(dataset_files(parse_dataset_name(name).dataset, dataset_dir))
+
+
+def ogbench_how_to_get(name: str, dataset_dir: str | None = None) -> str:
+    """The generate command, or the official download where OGBench ships no oracle."""
+    parsed, directory = parse_dataset_name(name), ogbench_dir(dataset_dir)
+    if parsed.family in GENERATABLE_FAMILIES:
+        return f"vgf-rllib data generate {parsed.dataset} --dir {directory}"
+    return (
+        "official download, needs internet (cannot be generated locally): python -c "
+        f"\"import ogbench; ogbench.download_datasets(['{parsed.dataset}'], '{directory}')\""
+    )
+
+
+register(
+    DataSource(
+        prefix="ogbench",
+        load=load_ogbench,
+        eval_env=lambda name: f"ogbench:{name}",
+        make_env=make_ogbench_env,
+        local_files=ogbench_local_files,
+        how_to_get=ogbench_how_to_get,
+    )
+)

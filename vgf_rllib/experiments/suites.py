@@ -16,22 +16,21 @@ the values are the code defaults (``agents/vgf.py get_config``) and say so.
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from vgf_rllib import demo
 from vgf_rllib.evaluation import EVAL_EPISODES
-from vgf_rllib.data.ogbench_catalog import OGBenchName, dataset_files, ogbench_dir
+from vgf_rllib.data.ogbench_catalog import OGBenchName
+from vgf_rllib.data.sources import how_to_get, missing_files
 
 #: L_test budgets every evaluation scores (the reference evaluates each checkpoint at 0..3)
 TEST_FLOW_STEPS = [0, 1, 2, 3]
 #: gradient steps between evaluations: OGBench 100k, D4RL 50k (the authors' protocol)
 OGBENCH_EVAL_INTERVAL = 100_000
 D4RL_EVAL_INTERVAL = 50_000
-DataKind = Literal["ogbench-generate", "ogbench-download", "minari", "builtin"]
 
 
 class SuiteError(KeyError):
@@ -87,44 +86,6 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class DataSource:
-    """Where a task's dataset comes from.
-
-    ``name`` is the OGBench dataset (``cube-single-play-v0``), the Minari id, or a built-in spec.
-    """
-
-    kind: DataKind
-    name: str
-
-    def files(self, dataset_dir: str | None = None) -> list[Path]:
-        """Local files or folders that must exist before training."""
-        if self.kind == "minari":  # the data layer's store root: dataset_dir, env var, default
-            store = dataset_dir or os.environ.get("MINARI_DATASETS_PATH") or "~/.minari/datasets"
-            return [Path(store).expanduser() / self.name / "data"]
-        if self.kind == "builtin":
-            return []
-        return list(dataset_files(self.name, dataset_dir))
-
-    def missing(self, dataset_dir: str | None = None) -> list[Path]:
-        """The subset of :meth:`files` that does not exist."""
-        return [path for path in self.files(dataset_dir) if not path.exists()]
-
-    def instructions(self, dataset_dir: str | None = None) -> str:
-        """The command (or recipe) that creates the data."""
-        directory = ogbench_dir(dataset_dir)
-        if self.kind == "ogbench-generate":
-            return f"vgf-rllib data generate {self.name} --dir {directory}"
-        if self.kind == "ogbench-download":
-            return (
-                "official download, needs internet (cannot be generated locally): python -c "
-                f"\"import ogbench; ogbench.download_datasets(['{self.name}'], '{directory}')\""
-            )
-        if self.kind == "minari":
-            return f"minari download {self.name}"
-        return "built in (generated in memory)"
-
-
-@dataclass(frozen=True)
 class Task:
     """One training run's dataset, evaluation env, per-environment settings and step budget."""
 
@@ -132,9 +93,16 @@ class Task:
     group: str
     dataset: str
     env: str
-    data: DataSource
     settings: dict[str, Any] = field(default_factory=dict)
     training_steps: int = 1_000_000
+
+    def missing_data(self, dataset_dir: str | None = None) -> list[Path]:
+        """Local files of the task's dataset that do not exist (its data source knows which)."""
+        return missing_files(self.dataset, dataset_dir)
+
+    def how_to_get_data(self, dataset_dir: str | None = None) -> str:
+        """The command or recipe that creates the task's dataset."""
+        return how_to_get(self.dataset, dataset_dir)
 
     def rounds(self, schedule: Schedule) -> int:
         """``train()`` rounds (= evaluations) of a run under ``schedule``."""
@@ -310,7 +278,6 @@ SCRIPT_COMMON: dict[str, Any] = {
 }
 
 #: OGBench families whose datasets OGBench's own generators make offline (data layer)
-GENERATABLE_FAMILIES = ("pointmaze", "cube", "scene", "puzzle")
 
 
 def ogbench_task(group: str, task_id: int | None = None) -> Task:
@@ -318,13 +285,11 @@ def ogbench_task(group: str, task_id: int | None = None) -> Task:
     env, _, kind = group.rpartition("-")
     name = OGBenchName(env, kind, task_id)
     defaults = ENV_DEFAULTS[group]
-    generatable = name.family in GENERATABLE_FAMILIES
     return Task(
         name=name.singletask,
         group=group,
         dataset=f"ogbench:{name.singletask}",
         env=f"ogbench:{name.singletask}",
-        data=DataSource("ogbench-generate" if generatable else "ogbench-download", name.dataset),
         settings=defaults.settings(),
         training_steps=defaults.training_steps,
     )
@@ -343,7 +308,6 @@ def minari_task(dataset_id: str, group: str) -> Task:
         group=group,
         dataset=f"minari:{dataset_id}",
         env=f"minari:{dataset_id}",
-        data=DataSource("minari", dataset_id),
         settings=defaults.settings(),
         training_steps=defaults.training_steps,
     )
@@ -404,7 +368,6 @@ def demo_task(transitions: int | None = None) -> Task:
         group="demo",
         dataset=spec,
         env=demo.ENV_SPEC,
-        data=DataSource("builtin", spec),
         training_steps=600,
     )
 

@@ -193,12 +193,12 @@ def missing_data(spec: SweepSpec) -> list[str]:
     """One line per task whose data is not on this machine, with the command that makes it."""
     lines = []
     for task in spec.tasks:
-        missing = task.data.missing(spec.dataset_dir)
+        missing = task.missing_data(spec.dataset_dir)
         if missing:
             names = ", ".join(str(path) for path in missing)
             lines.append(
                 f"{task.name}: missing {names}\n"
-                f"    get it with: {task.data.instructions(spec.dataset_dir)}"
+                f"    get it with: {task.how_to_get_data(spec.dataset_dir)}"
             )
     return lines
 
