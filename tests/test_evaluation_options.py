@@ -18,6 +18,7 @@ from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.envs import make_env
 from vgf_rllib.run_dir import RunDir
 from vgf_rllib.evaluation import (
+    EVAL_SEED_OFFSET,
     EVAL_EPISODES,
     BudgetResult,
     evaluate_budgets,
@@ -70,7 +71,7 @@ def _fake_algo(eval_episodes: int, success_timing: str | None = None):
         return results_by_budget([record])
 
     algo = SimpleNamespace(
-        config=SimpleNamespace(eval_episodes=eval_episodes, success_timing=success_timing),
+        config=SimpleNamespace(eval_episodes=eval_episodes, success_timing=success_timing, seed=None),
         evaluate_test_time_budgets=evaluate_test_time_budgets,
         stop=lambda: None,
     )
@@ -99,6 +100,7 @@ def test_train_final_evaluation_uses_fifty_episodes_unless_asked(tmp_path, capsy
     record = document["vgf_eval"]["L1"]
     assert record["episodes"] == 50 and record["success_timing"] == "post"
     assert document["checkpoint"].endswith("iter_000001") and document["env"] == MAZE
+    assert document["seed"] == EVAL_SEED_OFFSET  # training seed None
     algo, calls = _fake_algo(20)  # --set eval_episodes=20
     _final_evaluation(tmp_path / "b", algo)
     algo, calls_asked = _fake_algo(EVAL_EPISODES)

@@ -24,6 +24,9 @@ from vgf_rllib.envs import make_env, normalized_score
 MAX_PARALLEL_ENVS = 16
 #: episodes per L_test and evaluation (the paper's protocol; docs/data.md, "Evaluation episodes")
 EVAL_EPISODES = 50
+#: evaluation episodes use env seeds EVAL_SEED_OFFSET + training seed + e (e = 0, 1, ...), apart
+#: from any seed used in training; `vgf-rllib evaluate` defaults to the run's own evaluation seed
+EVAL_SEED_OFFSET = 10_000
 #: env spec prefix of the suite whose success timing can be chosen
 OGBENCH_PREFIX = "ogbench:"
 
@@ -233,6 +236,11 @@ def results_by_budget(results: Sequence[BudgetResult]) -> dict[str, Any]:
     return entry
 
 
+def evaluation_seed(training_seed: int | None) -> int:
+    """The first env seed of the evaluation episodes of a run trained with ``training_seed``."""
+    return EVAL_SEED_OFFSET + int(training_seed or 0)
+
+
 def evaluation_document(
     entry: dict[str, Any],
     *,
@@ -241,6 +249,7 @@ def evaluation_document(
     num_particles: int | None = None,
     step_size: float | None = None,
     success_timing: str | None = None,
+    seed: int,
 ) -> dict[str, Any]:
     """The evaluation record as files hold it (``vgf-rllib evaluate --output`` and a run's
     ``evaluation.json``): what was scored, how, and the ``vgf_eval`` entry of
@@ -251,5 +260,6 @@ def evaluation_document(
         "num_particles": num_particles,
         "step_size": step_size,
         "success_timing": success_timing,
+        "seed": seed,
         "vgf_eval": entry,
     }

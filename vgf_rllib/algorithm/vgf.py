@@ -62,6 +62,7 @@ from vgf_rllib.evaluation import (
     OGBENCH_PREFIX,
     SUCCESS_TIMINGS,
     evaluate_budgets,
+    evaluation_seed,
     results_by_budget,
 )
 
@@ -542,7 +543,7 @@ class VGF(Algorithm):
             episodes or self.config.eval_episodes,
             num_particles=self.config.eval_num_particles,
             step_size=self.config.eval_step_size,
-            seed=int(self.config.seed or 0) + 10_000,
+            seed=evaluation_seed(self.config.seed),
             show_progress=show_progress,
             success_timing=self.config.success_timing,
         )

@@ -33,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--num-particles", type=int, default=None, help="N at test time (default: trained N)")
     parser.add_argument("--step-size", type=float, default=None, help="eps at test time (default: trained eps)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=None,
+        help="first env seed of the evaluation episodes (default: the run's own evaluation seed, "
+        "10000 + its training seed, so the numbers match its evaluation.json)",
+    )
     parser.add_argument(
         "--success-timing", choices=SUCCESS_TIMINGS, default=None,
         help="OGBench envs only: judge success before ('pre', ogbench >= 1.2's default) or after "
@@ -60,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
-    from vgf_rllib.evaluation import evaluate_budgets, evaluation_document, results_by_budget
+    from vgf_rllib.evaluation import (
+        evaluate_budgets,
+        evaluation_document,
+        evaluation_seed,
+        results_by_budget,
+    )
     from vgf_rllib.policy import load_policy, run_info
     from vgf_rllib.run_dir import write_json_atomically
 
@@ -73,10 +82,11 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     success_timing = args.success_timing
     if success_timing is None and env == info.get("env"):
         success_timing = info.get("success_timing")  # what the run was evaluated with
+    seed = args.seed if args.seed is not None else info.get("evaluation_seed", evaluation_seed(None))
     module = load_policy(args.checkpoint)
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,
-        num_particles=args.num_particles, step_size=args.step_size, seed=args.seed,
+        num_particles=args.num_particles, step_size=args.step_size, seed=seed,
         show_progress=True, success_timing=success_timing,
     )
     entry = results_by_budget(results)
@@ -86,7 +96,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     if args.output:
         document = evaluation_document(
             entry, checkpoint=str(args.checkpoint), env=env,
-            num_particles=args.num_particles, step_size=args.step_size, success_timing=used,
+            num_particles=args.num_particles, step_size=args.step_size, success_timing=used, seed=seed,
         )
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)

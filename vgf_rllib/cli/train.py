@@ -214,6 +214,7 @@ def dataset_summary(algo: Any) -> dict[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     from vgf_rllib.cli.ray_session import needs_ray, ray_session
+    from vgf_rllib.evaluation import evaluation_seed
     from vgf_rllib.run_dir import RunDir
 
     try:
@@ -244,7 +245,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.resume:
             if args.overwrite and run_dir.exists():  # only now: the new run has been built
                 shutil.rmtree(run_dir.path)
-            run_dir.write_info({**info, "dataset_summary": dataset_summary(algo)})
+            run_dir.write_info({
+                **info,
+                "dataset_summary": dataset_summary(algo),
+                "evaluation_seed": evaluation_seed(algo.config.seed),
+            })
         elif args.iterations:
             run_dir.write_info({**run_dir.read_info(), "iterations": info["iterations"]})
         return train_and_evaluate(args, algo, run_dir, start=start)
@@ -400,7 +405,7 @@ def write_scalars(writer: Any, record: dict[str, Any]) -> None:
 def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: dict[str, Any]) -> None:
     """Score the final weights at every L_test into ``evaluation.json`` (same schema as
     ``vgf-rllib evaluate --output``) and print the table."""
-    from vgf_rllib.evaluation import evaluation_document
+    from vgf_rllib.evaluation import evaluation_document, evaluation_seed
     from vgf_rllib.run_dir import write_json_atomically
 
     env = info["env"]
@@ -411,7 +416,8 @@ def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: di
     timings = {r.get("success_timing") for r in budget_records(entry)} - {None}
     timing = timings.pop() if timings else None  # OGBench envs
     document = evaluation_document(
-        entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing
+        entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing,
+        seed=evaluation_seed(algo.config.seed),
     )
     write_json_atomically(run_dir.evaluation_file, document)
     suffix = f", success_timing={timing}" if timing else ""
