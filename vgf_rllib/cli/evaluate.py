@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
-from vgf_rllib.evaluation import EVAL_EPISODES, SUCCESS_TIMINGS
+from vgf_rllib.evaluation import AUTO_BUDGET, EVAL_EPISODES, SUCCESS_TIMINGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +23,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", type=Path, help="run dir (latest checkpoint), algorithm checkpoint or RLModule dir")
     parser.add_argument("--env", default=None, help="evaluation env spec (default: the run's env from run.json)")
     parser.add_argument(
-        "--test-flow-steps", type=int, nargs="+", default=[0, 1, 2, 3], metavar="L",
-        help="L_test values to score (default 0 1 2 3; 0 = best-of-N)",
+        "--test-flow-steps", type=flow_steps, nargs="+", default=[0, 1, 2, 3], metavar="L",
+        help=f"L_test values to score (default 0 1 2 3; 0 = best-of-N; '{AUTO_BUDGET}': per state, "
+        "transport while a step's value gain exceeds the twin critics' disagreement)",
+    )
+    parser.add_argument(
+        "--max-test-flow-steps", type=int, default=None, metavar="L",
+        help=f"most steps of the '{AUTO_BUDGET}' budget (default: the run's max_test_flow_steps)",
     )
     parser.add_argument(
         "--episodes", type=int, default=EVAL_EPISODES,
@@ -43,9 +48,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def flow_steps(text: str) -> int | str:
+    """An ``--test-flow-steps`` value: an int or "auto"."""
+    if text == AUTO_BUDGET:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 0 or '{AUTO_BUDGET}', got {text!r}"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    if any(steps < 0 for steps in args.test_flow_steps):
+    if any(steps != AUTO_BUDGET and steps < 0 for steps in args.test_flow_steps):
         return report_error(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
+    if args.max_test_flow_steps is not None and args.max_test_flow_steps < 1:
+        return report_error(f"--max-test-flow-steps must be >= 1, got {args.max_test_flow_steps}")
     if args.episodes < 1:
         return report_error(f"--episodes must be >= 1, got {args.episodes}")
     try:
@@ -69,7 +88,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,
         num_particles=args.num_particles, step_size=args.step_size, seed=args.seed,
-        show_progress=True, success_timing=success_timing,
+        show_progress=True, success_timing=success_timing, max_flow_steps=args.max_test_flow_steps,
     )
     entry = results_by_budget(results)
     used = results[0].success_timing
@@ -81,6 +100,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
             "env": env,
             "num_particles": args.num_particles,
             "step_size": args.step_size,
+            "max_test_flow_steps": args.max_test_flow_steps,
             **({"success_timing": used} if used else {}),
             "best_test_flow_steps": entry["best_test_flow_steps"],
             "results": budget_records(entry),
