@@ -41,8 +41,8 @@ class TransportSettings:
     alpha: float = 1.0
     optimizer: str = "adam"  # "adam": authors' code (fresh Adam per call); "sgd": paper
     score_twin_agg: str = "mean"  # twin critics aggregated for the score grad_a Qbar
-    #: global-norm clip of -phi before each Adam step (norm over the whole particle tensor of
-    #: the call); None: no clip (VGF), 1.0 in A-VGF (docs/algorithm.md, "Variants")
+    #: global-norm clip of phi before each step (norm over the whole particle tensor of the
+    #: call); None: no clip (VGF), 1.0 in A-VGF (docs/algorithm.md, "Variants")
     max_direction_norm: float | None = None
 
     def __post_init__(self) -> None:
@@ -157,9 +157,10 @@ def kernel_direction(
 
 class ParticleStepper:
     """One transport call's particle update, applied step after step (docs/algorithm.md,
-    "Transport", step 5): a fresh Adam (learning rate eps, moments at zero) fed -phi, optionally
-    behind a global-norm clip of -phi (``max_direction_norm``), or the paper's a + eps * phi.
-    Every step clips the particles to [-1, 1]."""
+    "Transport", step 5): a fresh Adam (learning rate eps, moments at zero) fed -phi, or the
+    paper's a + eps * phi; with ``max_direction_norm`` phi is first scaled down to that global
+    norm (over the whole particle tensor), as A-VGF's clip before its Adam. Every step clips the
+    particles to [-1, 1]."""
 
     def __init__(self, settings: TransportSettings, particles: torch.Tensor) -> None:
         self.settings = settings
@@ -171,13 +172,13 @@ class ParticleStepper:
         """Particles moved one step along ``phi``."""
         settings = self.settings
         self.count += 1
+        if settings.max_direction_norm is not None:
+            limit = settings.max_direction_norm
+            phi = phi * (limit / phi.norm().clamp_min(limit))
         if settings.optimizer == "sgd":
             moved = particles + settings.step_size * phi
         else:
             grad = -phi
-            if settings.max_direction_norm is not None:
-                norm = grad.norm()
-                grad = grad * (settings.max_direction_norm / norm.clamp_min(settings.max_direction_norm))
             self.first_moment = ADAM_BETA1 * self.first_moment + (1 - ADAM_BETA1) * grad
             self.second_moment = ADAM_BETA2 * self.second_moment + (1 - ADAM_BETA2) * grad.square()
             m_hat = self.first_moment / (1 - ADAM_BETA1**self.count)
