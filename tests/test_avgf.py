@@ -126,17 +126,18 @@ def test_td_target_transports_next_particles_along_the_field():
 
 def test_particle_step_is_clipped_to_global_norm_one_over_the_whole_tensor():
     """phi is scaled to norm 1 over ALL states and particles (not per state) before the step."""
-    phi = torch.tensor([[[0.3, 0.4]], [[0.0, 0.0]]]) * 10  # norm 5, all in the first state
+    phi = torch.tensor([[[3.0, 4.0]], [[0.0, 0.6]]])  # norms 5 and 0.6; whole tensor 5.036
+    total = phi.norm()
     start = torch.zeros(2, 1, 2)
     clipped = TransportSettings(1, 0.1, optimizer="sgd", max_direction_norm=1.0)
     moved = move_particles(lambda p: phi, start, clipped)
-    assert torch.allclose(moved, 0.1 * phi / 5.0)
-    small = phi / 50  # norm 0.1 < 1: untouched
+    assert torch.allclose(moved, 0.1 * phi / total)  # the small state is scaled down too
+    small = phi / 10  # norm 0.5 < 1: untouched
     assert torch.allclose(move_particles(lambda p: small, start, clipped), 0.1 * small)
-    # Adam is fed the clipped direction: its first moment after one step is -(1 - beta1) phi / 5
+    # Adam is fed the clipped direction: its first moment after one step is -(1 - beta1) phi / |phi|
     stepper = ParticleStepper(TransportSettings(2, 0.1, max_direction_norm=1.0), start)
     stepper.step(start, phi)
-    assert torch.allclose(stepper.first_moment, -0.1 * phi / 5.0)
+    assert torch.allclose(stepper.first_moment, -0.1 * phi / total)
 
 
 def test_variants_name_their_field_and_clips():
