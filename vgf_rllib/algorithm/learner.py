@@ -90,10 +90,10 @@ class VGFTorchLearner(TorchLearner):
             module.target_critic,
             batch,
             settings,
+            module.transport_field,
             gamma=config.gamma,
             target_twin_agg=config.target_twin_agg,
             particle_agg=config.particle_agg,
-            field=module.transport_field,
         )
         self._step_metrics = losses
         field_losses = [losses[name] for name in module.transport_field.loss_names]

@@ -54,11 +54,11 @@ def vgf_losses(
     target_critic: TwinCritic,
     batch: dict[str, torch.Tensor],
     settings: ParticlePolicySettings,
+    field: TransportField = KERNEL_FIELD,
     *,
     gamma: float,
     target_twin_agg: str,
     particle_agg: str,
-    field: TransportField = KERNEL_FIELD,
 ) -> dict[str, torch.Tensor]:
     """The losses of one gradient step (docs/algorithm.md, "Critic target"): TD, BC flow and
     the transport field's own (A-VGF: ``field_loss``; "Variants").
