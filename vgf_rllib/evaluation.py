@@ -4,6 +4,8 @@ Every budget plays the same episodes (same env seeds), so budgets differ only by
 (docs/algorithm.md, "Acting and the test-time budget", and item 7 of "Deviations from the
 authors' code").
 Environments run in lockstep so each step is one batched particle-flow call.
+The budget ``"auto"`` (docs/algorithm.md, "Adaptive test-time budget") lets each state choose its
+steps; its record (``Lauto``) adds the mean and max steps the states took.
 :data:`EVAL_EPISODES` (50, the paper's protocol) is the number of episodes per L_test wherever
 a number is reported (config, ``vgf-rllib train`` and ``vgf-rllib evaluate``).
 """
@@ -29,13 +31,15 @@ EVAL_EPISODES = 50
 EVAL_SEED_OFFSET = 10_000
 #: env spec prefix of the suite whose success timing can be chosen
 OGBENCH_PREFIX = "ogbench:"
+#: the per-state adaptive budget's name in ``test_flow_steps`` (its record key is ``Lauto``)
+AUTO_BUDGET = "auto"
 
 
 @dataclass(frozen=True)
 class BudgetResult:
-    """The outcome of ``episodes`` episodes at one test-time budget."""
+    """The outcome of ``episodes`` episodes at one test-time budget (an int L_test or "auto")."""
 
-    test_flow_steps: int
+    test_flow_steps: int | str
     episodes: int
     return_mean: float
     return_std: float
@@ -43,13 +47,33 @@ class BudgetResult:
     score_std: float
     success_rate: float | None = None
     success_timing: str | None = None  # OGBench envs only: "pre" or "post"
+    # "auto" only: transport steps per decision (mean, max) and the most it could take
+    flow_steps_mean: float | None = None
+    flow_steps_max: int | None = None
+    flow_steps_limit: int | None = None
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
-        for key in ("success_rate", "success_timing"):
+        for key in OPTIONAL_FIELDS:
             if record[key] is None:
                 del record[key]
         return record
+
+
+#: record fields left out where they do not apply
+OPTIONAL_FIELDS = (
+    "success_rate", "success_timing", "flow_steps_mean", "flow_steps_max", "flow_steps_limit"
+)
+
+
+def budget_key(flow_steps: int | str) -> str:
+    """A budget's key in ``vgf_eval`` and evaluation files: ``L0``, ``L3``, ``Lauto``."""
+    return f"L{flow_steps}"
+
+
+def budget_order(flow_steps: int | str) -> tuple[int, int]:
+    """Sort key of budgets: fixed L_test in increasing order, then "auto"."""
+    return (1, 0) if flow_steps == AUTO_BUDGET else (0, int(flow_steps))
 
 
 def unsquash_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
@@ -116,7 +140,7 @@ def run_episodes(
 def evaluate_budgets(
     module: Any,
     env_spec: str,
-    test_flow_steps: Sequence[int],
+    test_flow_steps: Sequence[int | str],
     episodes: int,
     *,
     num_particles: int | None = None,
@@ -124,6 +148,7 @@ def evaluate_budgets(
     seed: int = 0,
     show_progress: bool = False,
     success_timing: str | None = None,
+    max_flow_steps: int | None = None,
 ) -> list[BudgetResult]:
     """Score a VGF module at each L_test in ``test_flow_steps`` on the same episodes.
 
@@ -131,13 +156,22 @@ def evaluate_budgets(
     the benchmark's normalized score (D4RL via Minari), else the raw return.
     ``success_timing`` ("pre"/"post", OGBench only; None: ogbench's default) is passed to the
     env, and every record of an OGBench env names the timing the env used.
+    ``"auto"`` in ``test_flow_steps`` scores the per-state adaptive budget, with at most
+    ``max_flow_steps`` steps (None: the module's ``max_test_flow_steps``).
     """
     module.eval()
     device = next(module.parameters()).device
+    steps_taken: list[np.ndarray] = []  # per decision, while the "auto" budget plays
 
     def policy(obs: np.ndarray) -> np.ndarray:
         tensor = torch.as_tensor(obs, device=device)
         return module.compute_actions(tensor).detach().cpu().numpy()
+
+    def counting_policy(obs: np.ndarray) -> np.ndarray:
+        tensor = torch.as_tensor(obs, device=device)
+        actions, steps = module.compute_actions_and_steps(tensor)
+        steps_taken.append(steps.cpu().numpy())
+        return actions.detach().cpu().numpy()
 
     env_kwargs = success_timing_kwargs(env_spec, success_timing)
     results = []
@@ -154,14 +188,21 @@ def evaluate_budgets(
     try:
         with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
             for flow_steps in test_flow_steps:
+                adaptive = flow_steps == AUTO_BUDGET
+                limit = {"max_flow_steps": max_flow_steps} if adaptive else {}
                 module.set_test_time_budget(
-                    flow_steps=flow_steps, num_particles=num_particles, step_size=step_size
+                    flow_steps=flow_steps, num_particles=num_particles, step_size=step_size,
+                    **limit,
                 )
                 torch.manual_seed(seed)
+                steps_taken.clear()
                 returns, success = run_episodes(
-                    policy, envs, episodes, seed=seed, progress=progress
+                    counting_policy if adaptive else policy, envs, episodes, seed=seed,
+                    progress=progress,
                 )
                 result = _budget_result(env_spec, flow_steps, returns, success)
+                if adaptive:
+                    result = _with_steps(result, steps_taken, module.acting.transport.steps)
                 results.append(replace(result, success_timing=timing))
     finally:
         module.acting = saved
@@ -207,8 +248,19 @@ def used_success_timing(env_spec: str, env: gym.Env) -> str | None:
     return env_success_timing(env) or "unknown"
 
 
+def _with_steps(result: BudgetResult, steps: list[np.ndarray], limit: int) -> BudgetResult:
+    """``result`` with the transport steps its decisions took (mean, max) and their limit."""
+    taken = np.concatenate(steps)
+    return replace(
+        result,
+        flow_steps_mean=float(taken.mean()),
+        flow_steps_max=int(taken.max()),
+        flow_steps_limit=int(limit),
+    )
+
+
 def _budget_result(
-    env_spec: str, flow_steps: int, returns: np.ndarray, success: np.ndarray | None
+    env_spec: str, flow_steps: int | str, returns: np.ndarray, success: np.ndarray | None
 ) -> BudgetResult:
     """Summarize one budget's episodes; the score follows :func:`evaluate_budgets`."""
     if success is not None:
@@ -217,7 +269,7 @@ def _budget_result(
         normalized = normalized_score(env_spec, returns)
         scores = returns if normalized is None else normalized
     return BudgetResult(
-        test_flow_steps=int(flow_steps),
+        test_flow_steps=flow_steps if flow_steps == AUTO_BUDGET else int(flow_steps),
         episodes=len(returns),
         return_mean=float(returns.mean()),
         return_std=float(returns.std()),
@@ -228,9 +280,9 @@ def _budget_result(
 
 
 def results_by_budget(results: Sequence[BudgetResult]) -> dict[str, Any]:
-    """The ``vgf_eval`` result entry: one record per ``L{n}`` plus the best budget."""
+    """The ``vgf_eval`` result entry: one record per ``L{n}`` (and ``Lauto``) plus the best budget."""
     best = max(results, key=lambda r: r.score_mean)
-    entry: dict[str, Any] = {f"L{r.test_flow_steps}": r.as_record() for r in results}
+    entry: dict[str, Any] = {budget_key(r.test_flow_steps): r.as_record() for r in results}
     entry["best_score"] = best.score_mean
     entry["best_test_flow_steps"] = best.test_flow_steps
     return entry
@@ -250,6 +302,7 @@ def evaluation_document(
     step_size: float | None = None,
     success_timing: str | None = None,
     seed: int,
+    max_test_flow_steps: int | None = None,
 ) -> dict[str, Any]:
     """The evaluation record as files hold it (``vgf-rllib evaluate --output`` and a run's
     ``evaluation.json``): what was scored, how, and the ``vgf_eval`` entry of
@@ -261,5 +314,6 @@ def evaluation_document(
         "step_size": step_size,
         "success_timing": success_timing,
         "seed": seed,
+        "max_test_flow_steps": max_test_flow_steps,
         "vgf_eval": entry,
     }

@@ -1,4 +1,5 @@
-"""VGFTorchLearner: trains twin critics and the flow sampler jointly on a device-resident dataset.
+"""VGFTorchLearner: trains twin critics, the flow sampler and the variant's transport field (A-VGF:
+the gradient network) jointly on a device-resident dataset.
 
 Deviations from RLlib's offline learners, on purpose:
 - The dataset lives as tensors on the learner's device; minibatches are drawn i.i.d. with
@@ -8,6 +9,8 @@ Deviations from RLlib's offline learners, on purpose:
   once per training iteration of many gradient steps (RLlib's CQL applies Polyak that way);
   tau = 0.005 assumes one update per step (docs/algorithm.md, "Critic target", step 6, and
   item 5 of "Deviations from the authors' code").
+- A-VGF clips each optimizer's gradients (critic, sampler, field) to global norm 1.0 unless
+  RLlib's ``grad_clip`` is set (docs/algorithm.md, "Variants").
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
+from ray.rllib.utils.torch_utils import clip_gradients
 from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
@@ -27,6 +31,7 @@ from vgf_rllib.core.networks import polyak_update
 
 CRITIC_OPTIMIZER = "critic"
 SAMPLER_OPTIMIZER = "sampler"
+FIELD_OPTIMIZER = "field"
 TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
 METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
 NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
@@ -37,7 +42,9 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class VGFTorchLearner(TorchLearner):
-    """One optimizer per network group: ``critic`` (twin Q) and ``sampler`` (flow field)."""
+    """One optimizer per network group: ``critic`` (twin Q), ``sampler`` (flow field) and, where
+    the variant learns its transport field (A-VGF), ``field`` (learning rate ``critic_lr``, as the
+    authors' value learning rate)."""
 
     def build(self) -> None:
         super().build()
@@ -51,8 +58,11 @@ class VGFTorchLearner(TorchLearner):
         for name, network, lr in (
             (CRITIC_OPTIMIZER, module.critic, config.critic_lr),
             (SAMPLER_OPTIMIZER, module.velocity, config.sampler_lr),
+            (FIELD_OPTIMIZER, module.transport_field, config.critic_lr),
         ):
             params = self.get_parameters(network)
+            if not params:  # VGF's kernel field has nothing to train
+                continue
             self.register_optimizer(
                 module_id=module_id,
                 optimizer_name=name,
@@ -64,9 +74,11 @@ class VGFTorchLearner(TorchLearner):
     def compute_loss_for_module(
         self, *, module_id: ModuleID, config: Any, batch: dict[str, Any], fwd_out: dict[str, Any]
     ) -> torch.Tensor:
-        """Critic TD loss + flow-matching loss; the two touch disjoint parameters.
+        """Critic TD loss + flow-matching loss (+ the field's losses); each touches only its own
+        network's parameters, so one backward pass serves all, and the A-VGF field regresses onto
+        the critics before this step's update, as in the authors' code.
 
-        See docs/algorithm.md, "Critic target".
+        See docs/algorithm.md, "Critic target" and "Variants".
         """
         module = self._module[module_id].unwrapped()
         settings = policy_settings_from_model_config(
@@ -78,12 +90,30 @@ class VGFTorchLearner(TorchLearner):
             module.target_critic,
             batch,
             settings,
+            module.transport_field,
             gamma=config.gamma,
             target_twin_agg=config.target_twin_agg,
             particle_agg=config.particle_agg,
         )
         self._step_metrics = losses
-        return losses["critic_loss"] + losses["flow_loss"]
+        field_losses = [losses[name] for name in module.transport_field.loss_names]
+        return losses["critic_loss"] + losses["flow_loss"] + sum(field_losses)
+
+    def postprocess_gradients_for_module(
+        self, *, module_id: ModuleID, config: Any = None, module_gradients_dict: ParamDict
+    ) -> ParamDict:
+        """RLlib's clipping when ``grad_clip`` is set; else the variant's own global-norm clip per
+        optimizer (A-VGF: 1.0), as each of the authors' networks clips its own gradients."""
+        clip = self._module[module_id].unwrapped().variant.grad_clip
+        if config.grad_clip is not None or clip is None:
+            return super().postprocess_gradients_for_module(
+                module_id=module_id, config=config, module_gradients_dict=module_gradients_dict
+            )
+        for _, optimizer in self.get_optimizers_for_module(module_id):
+            grads = self.filter_param_dict_for_optimizer(module_gradients_dict, optimizer)
+            clip_gradients(grads, grad_clip=clip, grad_clip_by="global_norm")
+            module_gradients_dict.update(grads)
+        return module_gradients_dict
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
         """Optimizer steps, then Polyak-average the target critics (every gradient step)."""
@@ -118,18 +148,20 @@ class VGFTorchLearner(TorchLearner):
             raise RuntimeError("load_resident_dataset() must run before training")
         size = self._data["observations"].shape[0]
         batch_size = self.config.train_batch_size_per_learner
-        totals = torch.zeros(len(METRIC_NAMES), device=self._device)
+        field = self.module[DEFAULT_MODULE_ID].unwrapped().transport_field
+        names = METRIC_NAMES + field.loss_names
+        totals = torch.zeros(len(names), device=self._device)
         for _ in range(num_updates):
             index = torch.randint(
                 size, (batch_size,), device=self._device, generator=self._index_generator
             )
             batch = {name: tensor[index] for name, tensor in self._data.items()}
             self._update({DEFAULT_MODULE_ID: batch})
-            totals += torch.stack([self._step_metrics[name].detach() for name in METRIC_NAMES])
+            totals += torch.stack([self._step_metrics[name].detach() for name in names])
         self._num_updates += num_updates
         self._weights_seq_no += 1
         means = (totals / num_updates).tolist()
-        for name, value in zip(METRIC_NAMES, means):
+        for name, value in zip(names, means):
             if not math.isfinite(value):
                 first = self._num_updates - num_updates + 1
                 raise NonFiniteLossError(

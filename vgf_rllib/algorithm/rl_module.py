@@ -1,8 +1,9 @@
-"""The VGF RLModule: twin critics, their targets and the flow sampler; acts by particle flow.
+"""The VGF RLModule: twin critics, their targets, the flow sampler and the variant's transport
+field (A-VGF: the gradient network); acts by particle flow.
 
 VGF keeps no policy network. ``_forward_inference`` draws N flow samples, transports them
-L_test steps along the online critics' action gradient and returns the best one
-(docs/algorithm.md, "Acting and the test-time budget").
+L_test steps along the transport field's direction (VGF: the online critics' action gradient) and
+returns the best one (docs/algorithm.md, "Acting and the test-time budget" and "Variants").
 The transport needs ``torch.autograd.grad`` w.r.t. the particles, so inference enables grad
 locally even under an outer ``no_grad`` (no parameter gradients are produced).
 """
@@ -20,11 +21,17 @@ from ray.rllib.core.rl_module.apis import InferenceOnlyAPI, TargetNetworkAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from ray.rllib.utils.typing import StateDict
 
+from vgf_rllib.core.directions import get_variant
 from vgf_rllib.core.networks import TwinCritic, VelocityField
-from vgf_rllib.core.policy import ParticlePolicySettings, act
+from vgf_rllib.core.policy import ParticlePolicySettings, act_with_steps
 from vgf_rllib.core.transport import TransportSettings
 
 TARGET_CRITIC = "target_critic"
+#: the ``flow_steps`` value of the per-state adaptive budget (docs/algorithm.md, "Adaptive
+#: test-time budget")
+AUTO = "auto"
+#: default of ``max_test_flow_steps``, the most steps ``auto`` takes
+DEFAULT_MAX_TEST_FLOW_STEPS = 5
 
 
 class CheckpointMismatchError(ValueError):
@@ -35,6 +42,7 @@ def policy_settings_from_model_config(
     model_config: dict[str, Any], *, flow_steps: int
 ) -> ParticlePolicySettings:
     """Particle policy settings (N, K, transport) from the module's model config."""
+    variant = get_variant(model_config.get("variant", "vgf"))
     return ParticlePolicySettings(
         num_particles=int(model_config["num_particles"]),
         euler_steps=int(model_config["sampler_euler_steps"]),
@@ -44,6 +52,7 @@ def policy_settings_from_model_config(
             alpha=float(model_config["alpha"]),
             optimizer=model_config["particle_optimizer"],
             score_twin_agg=model_config["score_twin_agg"],
+            max_direction_norm=variant.max_direction_norm,
         ),
     )
 
@@ -63,6 +72,11 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         action_dim = int(np.prod(self.action_space.shape))
         self.critic = TwinCritic(obs_dim, action_dim, config["critic_hidden_layers"])
         self.velocity = VelocityField(obs_dim, action_dim, config["sampler_hidden_layers"])
+        self.variant = get_variant(config.get("variant", "vgf"))
+        self.transport_field = self.variant.build_field(
+            obs_dim, action_dim, config["critic_hidden_layers"]
+        )
+        self.max_test_flow_steps = int(config.get("max_test_flow_steps", DEFAULT_MAX_TEST_FLOW_STEPS))
         # Observation normalization statistics (identity unless the learner sets them).
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
@@ -103,28 +117,41 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     def set_test_time_budget(
         self,
         *,
-        flow_steps: int | None = None,
+        flow_steps: int | str | None = None,
         num_particles: int | None = None,
         step_size: float | None = None,
+        max_flow_steps: int | None = None,
     ) -> None:
         """Change L_test, N or eps used for acting; no retraining needed.
 
-        See docs/algorithm.md, "Acting and the test-time budget".
+        ``flow_steps="auto"``: each state transports while a step pays, at most
+        ``max_flow_steps`` steps (default: the config's ``max_test_flow_steps``). See
+        docs/algorithm.md, "Acting and the test-time budget" and "Adaptive test-time budget".
         """
-        transport = self.acting.transport
-        if flow_steps is not None:
-            transport = replace(transport, steps=int(flow_steps))
+        transport, adaptive = self.acting.transport, self.acting.adaptive
+        if flow_steps == AUTO:
+            limit = self.max_test_flow_steps if max_flow_steps is None else int(max_flow_steps)
+            transport, adaptive = replace(transport, steps=limit), True
+        elif flow_steps is not None:
+            transport, adaptive = replace(transport, steps=int(flow_steps)), False
         if step_size is not None:
             transport = replace(transport, step_size=float(step_size))
         particles = self.acting.num_particles if num_particles is None else int(num_particles)
-        self.acting = replace(self.acting, num_particles=particles, transport=transport)
+        self.acting = replace(
+            self.acting, num_particles=particles, transport=transport, adaptive=adaptive
+        )
 
     def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
         """Actions in [-1, 1] for raw observations ``(B, obs_dim)``.
 
         See docs/algorithm.md, "Acting and the test-time budget".
         """
-        return act(
+        actions, _ = self.compute_actions_and_steps(obs)
+        return actions
+
+    def compute_actions_and_steps(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions as :meth:`compute_actions` and the transport steps each state took ``(B,)``."""
+        return act_with_steps(
             self.velocity,
             self.critic,
             self.normalize_observations(obs),
@@ -132,6 +159,7 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
             score_twin_agg=self.selection_twin_agg,
             selection=self.action_selection,
             temperature=self.selection_temperature,
+            field=self.transport_field,
         )
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:

@@ -42,7 +42,8 @@ from ray.rllib.utils.metrics import LEARNER_RESULTS
 from ray.rllib.utils.typing import ResultDict
 
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, VGFTorchLearner
-from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
+from vgf_rllib.algorithm.rl_module import AUTO, DEFAULT_MAX_TEST_FLOW_STEPS, VGFTorchRLModule
+from vgf_rllib.core.directions import VARIANTS
 from vgf_rllib.core.losses import PARTICLE_AGGREGATIONS
 from vgf_rllib.core.selection import ACTION_SELECTIONS
 from vgf_rllib.core.transport import (
@@ -68,6 +69,8 @@ from vgf_rllib.evaluation import (
 
 #: config fields the RLModule needs (passed through ``model_config``)
 MODULE_FIELDS = (
+    "variant",
+    "max_test_flow_steps",
     "critic_hidden_layers",
     "sampler_hidden_layers",
     "num_particles",
@@ -137,6 +140,7 @@ class VGFConfig(AlgorithmConfig):
         self.updates_per_iteration = 1000     # gradient steps per `train()` call
         self.lr = None                        # unused: see critic_lr / sampler_lr
         # Value gradient flow (docs/algorithm.md, "Transport", "Variants" and "Defaults").
+        self.variant = "vgf"                  # "vgf" (kernel direction) or "a-vgf" (learned field)
         self.num_particles = 10               # N particles per state
         self.sampler_euler_steps = 10         # K Euler steps of the flow sampler
         self.train_flow_steps = 1             # L_train transport steps for the TD target
@@ -149,7 +153,8 @@ class VGFConfig(AlgorithmConfig):
         self.action_selection = "argmax"      # "argmax", "softmax" or "random"
         self.selection_temperature = 1.0      # temperature of softmax selection
         # Test time (docs/algorithm.md, "Acting and the test-time budget").
-        self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
+        self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation ("auto" too)
+        self.max_test_flow_steps = DEFAULT_MAX_TEST_FLOW_STEPS  # most steps of the "auto" budget
         self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
         self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50)
@@ -167,6 +172,7 @@ class VGFConfig(AlgorithmConfig):
         sampler_lr: float | None = NotProvided,
         tau: float | None = NotProvided,
         updates_per_iteration: int | None = NotProvided,
+        variant: str | None = NotProvided,
         num_particles: int | None = NotProvided,
         sampler_euler_steps: int | None = NotProvided,
         train_flow_steps: int | None = NotProvided,
@@ -191,6 +197,8 @@ class VGFConfig(AlgorithmConfig):
             sampler_lr: Adam learning rate of the flow sampler.
             tau: Polyak rate for the target critics, applied after every gradient step.
             updates_per_iteration: Gradient steps per ``train()`` call.
+            variant: "vgf" (SVGD kernel direction on grad_a Q) or "a-vgf" (a learned gradient
+                network f(s, a) as the direction, gradient clipping at 1.0; alpha unused).
             num_particles: N, particles per state (training and, by default, acting).
             sampler_euler_steps: K, Euler steps of the flow sampler.
             train_flow_steps: L_train, transport steps when building the TD target.
@@ -241,7 +249,8 @@ class VGFConfig(AlgorithmConfig):
     def test_time(
         self,
         *,
-        test_flow_steps: Sequence[int] | None = NotProvided,
+        test_flow_steps: Sequence[int | str] | None = NotProvided,
+        max_test_flow_steps: int | None = NotProvided,
         inference_flow_steps: int | None = NotProvided,
         eval_interval: int | None = NotProvided,
         eval_episodes: int | None = NotProvided,
@@ -254,7 +263,10 @@ class VGFConfig(AlgorithmConfig):
         See docs/algorithm.md, "Acting and the test-time budget".
 
         Args:
-            test_flow_steps: The L_test budgets every evaluation scores (0 = best-of-N).
+            test_flow_steps: The L_test budgets every evaluation scores (0 = best-of-N;
+                "auto": per state, transport while a step's value gain exceeds the twin critics'
+                disagreement; docs/algorithm.md, "Adaptive test-time budget").
+            max_test_flow_steps: The most transport steps the "auto" budget takes.
             inference_flow_steps: L used when acting through RLlib (None: L_train).
             eval_interval: Evaluate every this many ``train()`` calls (0: never).
             eval_episodes: Episodes per L_test in each evaluation.
@@ -339,6 +351,8 @@ class VGFConfig(AlgorithmConfig):
         self._check_int("train_batch_size_per_learner", minimum=1)
         self._check_int("eval_interval", minimum=0)
         self._check_int("eval_episodes", minimum=1)
+        self._check_int("max_test_flow_steps", minimum=1)
+        self._check_choice("variant", list(VARIANTS))
         for name in ("inference_flow_steps", "eval_num_particles"):
             if getattr(self, name) is not None:
                 self._check_int(name, minimum=0 if name == "inference_flow_steps" else 1)
@@ -367,9 +381,13 @@ class VGFConfig(AlgorithmConfig):
             if not _is_int_list(layers, minimum=1):
                 self._value_error(f"{name} must be a non-empty list of positive ints, got {layers}")
         steps = self.test_flow_steps
-        if not _is_int_list(steps, minimum=0):
+        if not (
+            isinstance(steps, (list, tuple))
+            and steps
+            and all(s == AUTO or _is_int_list([s], minimum=0) for s in steps)
+        ):
             self._value_error(
-                f"test_flow_steps must be a non-empty list of ints >= 0, got {steps}"
+                f"test_flow_steps must be a non-empty list of ints >= 0 or '{AUTO}', got {steps}"
             )
         if self.dataset is None:
             self._value_error(

@@ -10,8 +10,8 @@ import json
 import math
 from pathlib import Path
 
-from vgf_rllib.cli.output import budget_records, print_budget_table, report_error
-from vgf_rllib.evaluation import EVAL_EPISODES, SUCCESS_TIMINGS
+from vgf_rllib.cli.output import print_budget_table, report_error
+from vgf_rllib.evaluation import AUTO_BUDGET, EVAL_EPISODES, SUCCESS_TIMINGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", type=Path, help="run dir (latest checkpoint), algorithm checkpoint or RLModule dir")
     parser.add_argument("--env", default=None, help="evaluation env spec (default: the run's env from run.json)")
     parser.add_argument(
-        "--test-flow-steps", type=int, nargs="+", default=[0, 1, 2, 3], metavar="L",
-        help="L_test values to score (default 0 1 2 3; 0 = best-of-N)",
+        "--test-flow-steps", type=flow_steps, nargs="+", default=[0, 1, 2, 3], metavar="L",
+        help=f"L_test values to score (default 0 1 2 3; 0 = best-of-N; '{AUTO_BUDGET}': per state, "
+        "transport while a step's value gain exceeds the twin critics' disagreement)",
+    )
+    parser.add_argument(
+        "--max-test-flow-steps", type=int, default=None, metavar="L",
+        help=f"most steps of the '{AUTO_BUDGET}' budget (default: the run's max_test_flow_steps)",
     )
     parser.add_argument(
         "--episodes", type=int, default=EVAL_EPISODES,
@@ -48,13 +53,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def flow_steps(text: str) -> int | str:
+    """An ``--test-flow-steps`` value: an int or "auto"."""
+    if text == AUTO_BUDGET:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 0 or '{AUTO_BUDGET}', got {text!r}"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
-    if any(steps < 0 for steps in args.test_flow_steps):
+    if any(steps != AUTO_BUDGET and steps < 0 for steps in args.test_flow_steps):
         return report_error(f"--test-flow-steps must be >= 0, got {args.test_flow_steps}")
     if args.step_size is not None and not (math.isfinite(args.step_size) and args.step_size > 0):
         return report_error(f"--step-size must be a finite number > 0, got {args.step_size}")
     if args.num_particles is not None and args.num_particles < 1:
         return report_error(f"--num-particles must be >= 1, got {args.num_particles}")
+    if args.max_test_flow_steps is not None and args.max_test_flow_steps < 1:
+        return report_error(f"--max-test-flow-steps must be >= 1, got {args.max_test_flow_steps}")
     if args.episodes < 1:
         return report_error(f"--episodes must be >= 1, got {args.episodes}")
     try:
@@ -87,7 +106,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,
         num_particles=args.num_particles, step_size=args.step_size, seed=seed,
-        show_progress=True, success_timing=success_timing,
+        show_progress=True, success_timing=success_timing, max_flow_steps=args.max_test_flow_steps,
     )
     entry = results_by_budget(results)
     used = results[0].success_timing
@@ -97,6 +116,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
         document = evaluation_document(
             entry, checkpoint=str(args.checkpoint), env=env,
             num_particles=args.num_particles, step_size=args.step_size, success_timing=used, seed=seed,
+            max_test_flow_steps=args.max_test_flow_steps,
         )
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,8 @@ from vgf_rllib.evaluation import EVAL_EPISODES, SUCCESS_TIMINGS
 
 EPILOG = f"""\
 VGF fields for --set (defaults from the authors' code; docs/algorithm.md, "Defaults"):
-  num_particles=10  step_size=0.1  alpha=1.0  train_flow_steps=1  test_flow_steps=[0,1,2,3]
+  variant=vgf|a-vgf  num_particles=10  step_size=0.1  alpha=1.0  train_flow_steps=1
+  test_flow_steps=[0,1,2,3] (auto too: [0,1,2,3,auto])  max_test_flow_steps=5
   sampler_euler_steps=10  particle_optimizer=adam|sgd  score_twin_agg=mean|min
   target_twin_agg=min|mean  particle_agg=mean|max  action_selection=argmax|softmax|random
   selection_temperature=1.0  updates_per_iteration=1000  eval_interval=0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from vgf_rllib.core.directions import KERNEL_FIELD, TransportField
 from vgf_rllib.core.flow import flow_matching_loss
 from vgf_rllib.core.networks import TwinCritic, VelocityField
 from vgf_rllib.core.policy import ParticlePolicySettings, per_particle, propose_particles
@@ -53,19 +54,21 @@ def vgf_losses(
     target_critic: TwinCritic,
     batch: dict[str, torch.Tensor],
     settings: ParticlePolicySettings,
+    field: TransportField = KERNEL_FIELD,
     *,
     gamma: float,
     target_twin_agg: str,
     particle_agg: str,
 ) -> dict[str, torch.Tensor]:
-    """Both losses of one gradient step (docs/algorithm.md, "Critic target"): TD and BC flow.
+    """The losses of one gradient step (docs/algorithm.md, "Critic target"): TD, BC flow and
+    the transport field's own (A-VGF: ``field_loss``; "Variants").
 
     ``batch`` holds ``observations, actions, rewards, next_observations, masks``. Next-state
-    particles are flow samples at s' moved by L_train transport steps along the ONLINE
-    critics' gradient; their values come from the TARGET critics.
+    particles are flow samples at s' moved by L_train transport steps along ``field``'s direction
+    for the ONLINE critics (VGF: their gradient); their values come from the TARGET critics.
     """
     next_obs = batch["next_observations"]
-    next_particles = propose_particles(velocity, critic, next_obs, settings)
+    next_particles = propose_particles(velocity, critic, next_obs, settings, field)
     with torch.no_grad():
         next_target_q = target_critic(per_particle(next_obs, settings.num_particles), next_particles)
     target = td_target(
@@ -80,6 +83,7 @@ def vgf_losses(
     return {
         "critic_loss": twin_critic_loss(q_values, target),
         "flow_loss": flow_matching_loss(velocity, batch["observations"], batch["actions"]),
+        **field.losses(critic, batch["observations"], batch["actions"]),
         "q_mean": q_values.detach().mean(),
         "target_mean": target.mean(),
     }

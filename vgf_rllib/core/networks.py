@@ -1,4 +1,4 @@
-"""The networks VGF trains: twin critics and the flow velocity field.
+"""The networks VGF trains: twin critics, the flow velocity field and A-VGF's gradient field.
 
 See docs/algorithm.md, "Networks".
 """
@@ -56,6 +56,19 @@ class TwinCritic(nn.Module):
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         inputs = torch.cat([obs, actions], dim=-1)
         return torch.cat([self.q1(inputs), self.q2(inputs)], dim=-1)
+
+
+class GradientField(nn.Module):
+    """A-VGF's gradient network f(s, a): a critic-shaped MLP (LayerNorm in the hidden layers) on
+    concat(s, a) with one output per action dim, regressed onto grad_a Qbar (docs/algorithm.md,
+    "Variants"). ``forward`` broadcasts over any leading dims and returns ``(..., d)``."""
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim + action_dim, hidden, action_dim, layer_norm=True)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, actions], dim=-1))
 
 
 class VelocityField(nn.Module):

@@ -2,7 +2,9 @@
 
 These compositions serve both the critic target (next-state particles; docs/algorithm.md,
 "Critic target", step 1) and acting ("Acting and the test-time budget"), so training and
-inference share one code path. The transport itself: docs/algorithm.md, "Transport".
+inference share one code path. The transport itself: docs/algorithm.md, "Transport"; its
+direction comes from a :class:`~vgf_rllib.core.directions.TransportField` (VGF's kernel direction
+unless another is given; "Variants"); the per-state budget ``adaptive``: "Adaptive test-time budget".
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from dataclasses import dataclass
 
 import torch
 
+from vgf_rllib.core.adaptive import adaptive_transport
+from vgf_rllib.core.directions import KERNEL_FIELD, TransportField
 from vgf_rllib.core.flow import sample_flow
 from vgf_rllib.core.networks import TwinCritic, VelocityField
 from vgf_rllib.core.selection import select_action
-from vgf_rllib.core.transport import TransportSettings, aggregate_twins, transport
+from vgf_rllib.core.transport import TransportSettings, aggregate_twins, move_particles
 
 
 def per_particle(obs: torch.Tensor, num_particles: int) -> torch.Tensor:
@@ -24,11 +28,17 @@ def per_particle(obs: torch.Tensor, num_particles: int) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class ParticlePolicySettings:
-    """How actions are proposed: N flow samples with K Euler steps, then transport."""
+    """How actions are proposed: N flow samples with K Euler steps, then transport.
+
+    ``adaptive`` (acting only): each state stops as soon as a step does not pay, and
+    ``transport.steps`` is the most steps any state takes (docs/algorithm.md, "Adaptive
+    test-time budget").
+    """
 
     num_particles: int
     euler_steps: int
     transport: TransportSettings
+    adaptive: bool = False
 
     def __post_init__(self) -> None:
         if self.num_particles < 1:
@@ -42,16 +52,50 @@ def propose_particles(
     critic: TwinCritic,
     obs: torch.Tensor,
     settings: ParticlePolicySettings,
+    field: TransportField = KERNEL_FIELD,
 ) -> torch.Tensor:
-    """N reference samples at each state, transported along grad_a Qbar of ``critic``.
-
-    Returns detached particles ``(B, N, d)``.
-    """
+    """N reference samples at each state, moved ``transport.steps`` steps along ``field``'s
+    direction for ``critic`` (VGF: grad_a Qbar by the kernel rule). Returns detached particles
+    ``(B, N, d)``."""
     particles = sample_flow(velocity, obs, settings.num_particles, settings.euler_steps)
     if settings.transport.steps == 0:
         return particles
     obs_n = per_particle(obs, settings.num_particles)
-    return transport(lambda actions: critic(obs_n, actions), particles, settings.transport)
+    return move_particles(field.direction(critic, obs_n, settings.transport), particles, settings.transport)
+
+
+def act_with_steps(
+    velocity: VelocityField,
+    critic: TwinCritic,
+    obs: torch.Tensor,
+    settings: ParticlePolicySettings,
+    *,
+    score_twin_agg: str,
+    selection: str = "argmax",
+    temperature: float = 1.0,
+    field: TransportField = KERNEL_FIELD,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transported particles scored by the online critic, one chosen per state, and the
+    transport steps each state took ``(B,)`` (all ``transport.steps`` unless ``adaptive``).
+
+    See docs/algorithm.md, "Acting and the test-time budget".
+    """
+    if not settings.adaptive:
+        particles = propose_particles(velocity, critic, obs, settings, field)
+        steps = torch.full((obs.shape[0],), settings.transport.steps, device=obs.device)
+    else:
+        particles = sample_flow(velocity, obs, settings.num_particles, settings.euler_steps)
+        obs_n = per_particle(obs, settings.num_particles)
+        particles, steps = adaptive_transport(
+            field.direction(critic, obs_n, settings.transport),
+            lambda actions: critic(obs_n, actions),
+            particles,
+            settings.transport,
+            score_twin_agg,
+        )
+    with torch.no_grad():
+        scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)
+    return select_action(particles, scores, selection, temperature=temperature), steps
 
 
 def act(
@@ -63,12 +107,11 @@ def act(
     score_twin_agg: str,
     selection: str = "argmax",
     temperature: float = 1.0,
+    field: TransportField = KERNEL_FIELD,
 ) -> torch.Tensor:
-    """Transported particles scored by the online critic, one chosen per state.
-
-    See docs/algorithm.md, "Acting and the test-time budget".
-    """
-    particles = propose_particles(velocity, critic, obs, settings)
-    with torch.no_grad():
-        scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)
-    return select_action(particles, scores, selection, temperature=temperature)
+    """The actions of :func:`act_with_steps`."""
+    actions, _ = act_with_steps(
+        velocity, critic, obs, settings, score_twin_agg=score_twin_agg, selection=selection,
+        temperature=temperature, field=field,
+    )
+    return actions

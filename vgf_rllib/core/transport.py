@@ -1,9 +1,13 @@
-"""The value gradient flow: SVGD-style particle transport along grad_a Q.
+"""The value gradient flow: particle transport along a direction field, SVGD on grad_a Q by default.
 
 All functions work on a batch of states at once: particles are ``(B, N, d)``. ``q_fn(a)``
 maps particles ``(B, N, d)`` to twin critic values ``(B, N, 2)`` (the states are closed over).
+A :data:`Direction` maps particles to the direction phi they move along (``(B, N, d)``, the
+states closed over); :func:`move_particles` is the step loop shared by every direction
+(VGF's kernel direction :func:`kernel_direction`, A-VGF's learned field) and
+:class:`ParticleStepper` one step of it.
 
-See docs/algorithm.md, "Transport".
+See docs/algorithm.md, "Transport" and "Variants".
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from typing import Callable
 import torch
 
 TwinQFunction = Callable[[torch.Tensor], torch.Tensor]
+#: particles (B, N, d) -> the direction phi (B, N, d) they move along
+Direction = Callable[[torch.Tensor], torch.Tensor]
 
 PARTICLE_OPTIMIZERS = ("adam", "sgd")
 TWIN_AGGREGATIONS = ("mean", "min")
@@ -35,6 +41,9 @@ class TransportSettings:
     alpha: float = 1.0
     optimizer: str = "adam"  # "adam": authors' code (fresh Adam per call); "sgd": paper
     score_twin_agg: str = "mean"  # twin critics aggregated for the score grad_a Qbar
+    #: global-norm clip of phi before each step (norm over the whole particle tensor of the
+    #: call); None: no clip (VGF), 1.0 in A-VGF (docs/algorithm.md, "Variants")
+    max_direction_norm: float | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -51,6 +60,10 @@ class TransportSettings:
             raise ValueError(
                 f"score twin aggregation must be one of {TWIN_AGGREGATIONS}, "
                 f"got {self.score_twin_agg!r}"
+            )
+        if self.max_direction_norm is not None and not self.max_direction_norm > 0:
+            raise ValueError(
+                f"transport max_direction_norm must be > 0 or None, got {self.max_direction_norm}"
             )
 
 
@@ -140,31 +153,68 @@ def svgd_direction(
     return phi / num, kernel
 
 
+def kernel_direction(
+    q_fn: TwinQFunction, particles: torch.Tensor, settings: TransportSettings
+) -> torch.Tensor:
+    """VGF's direction: the SVGD form on grad_a Qbar (docs/algorithm.md, "Transport", steps 1-4)."""
+    scores = value_gradient(q_fn, particles, settings.score_twin_agg)
+    phi, _ = svgd_direction(particles, scores, settings.alpha)
+    return phi
+
+
+class ParticleStepper:
+    """One transport call's particle update, applied step after step (docs/algorithm.md,
+    "Transport", step 5): a fresh Adam (learning rate eps, moments at zero) fed -phi, or the
+    paper's a + eps * phi; with ``max_direction_norm`` phi is first scaled down to that global
+    norm (over the whole particle tensor), as A-VGF's clip before its Adam. Every step clips the
+    particles to [-1, 1]."""
+
+    def __init__(self, settings: TransportSettings, particles: torch.Tensor) -> None:
+        self.settings = settings
+        self.count = 0
+        self.first_moment = torch.zeros_like(particles)
+        self.second_moment = torch.zeros_like(particles)
+
+    def step(self, particles: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        """Particles moved one step along ``phi``."""
+        settings = self.settings
+        self.count += 1
+        if settings.max_direction_norm is not None:
+            limit = settings.max_direction_norm
+            phi = phi * (limit / phi.norm().clamp_min(limit))
+        if settings.optimizer == "sgd":
+            moved = particles + settings.step_size * phi
+        else:
+            grad = -phi
+            self.first_moment = ADAM_BETA1 * self.first_moment + (1 - ADAM_BETA1) * grad
+            self.second_moment = ADAM_BETA2 * self.second_moment + (1 - ADAM_BETA2) * grad.square()
+            m_hat = self.first_moment / (1 - ADAM_BETA1**self.count)
+            v_hat = self.second_moment / (1 - ADAM_BETA2**self.count)
+            moved = particles - settings.step_size * m_hat / (v_hat.sqrt() + ADAM_EPS)
+        return moved.clamp(-1.0, 1.0)
+
+
+def move_particles(
+    direction: Direction, particles: torch.Tensor, settings: TransportSettings
+) -> torch.Tensor:
+    """Move particles ``settings.steps`` times along ``direction`` (one :class:`ParticleStepper`
+    per call). Returns detached particles of the same shape."""
+    current = particles.detach()
+    stepper = ParticleStepper(settings, current)
+    for _ in range(settings.steps):
+        current = stepper.step(current, direction(current).detach())
+    return current
+
+
 def transport(
     q_fn: TwinQFunction,
     particles: torch.Tensor,
     settings: TransportSettings,
 ) -> torch.Tensor:
-    """Move particles ``settings.steps`` times along the SVGD direction, clipping to [-1, 1].
+    """VGF's transport: :func:`move_particles` along :func:`kernel_direction` of ``q_fn``.
 
     ``adam``: the direction -phi is the gradient of a fresh Adam (learning rate eps) created
     for this call, as in the authors' code (first step moves by about eps * sign(phi)).
     ``sgd``: the paper's a <- a + eps * phi. Returns detached particles of the same shape.
     """
-    current = particles.detach()
-    first_moment = torch.zeros_like(current)
-    second_moment = torch.zeros_like(current)
-    for step in range(1, settings.steps + 1):
-        scores = value_gradient(q_fn, current, settings.score_twin_agg)
-        phi, _ = svgd_direction(current, scores, settings.alpha)
-        if settings.optimizer == "sgd":
-            current = current + settings.step_size * phi
-        else:
-            grad = -phi
-            first_moment = ADAM_BETA1 * first_moment + (1 - ADAM_BETA1) * grad
-            second_moment = ADAM_BETA2 * second_moment + (1 - ADAM_BETA2) * grad.square()
-            m_hat = first_moment / (1 - ADAM_BETA1**step)
-            v_hat = second_moment / (1 - ADAM_BETA2**step)
-            current = current - settings.step_size * m_hat / (v_hat.sqrt() + ADAM_EPS)
-        current = current.clamp(-1.0, 1.0)
-    return current
+    return move_particles(lambda current: kernel_direction(q_fn, current, settings), particles, settings)

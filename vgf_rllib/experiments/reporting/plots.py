@@ -74,10 +74,21 @@ def learning_curves(evals: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path
 
 
 def test_time_scaling(configs: pd.DataFrame, best: pd.DataFrame, path: Path) -> Path:
-    """Final (and best) score vs L_test for each task's best config: the test-time budget."""
+    """Final (and best) score vs L_test for each task's best config: the test-time budget. The
+    adaptive budget ("auto") is a dotted line at its final score, labelled with its mean steps."""
     fig, axes = _task_axes(list(best.task), "Test-time scaling: score vs L_test (0 = best-of-N)")
     for row in best.itertuples(index=False):
-        rows = configs[(configs.task == row.task) & (configs.config == row.config)].sort_values("L")
+        rows = configs[(configs.task == row.task) & (configs.config == row.config)]
+        fixed = rows.L.map(lambda budget: not isinstance(budget, str))
+        for auto in rows[~fixed].itertuples(index=False):
+            axes[row.task].axhline(
+                auto.final_mean, ls=":", color="gray",
+                label=f"L_test={auto.L} (final)",
+            )
+            axes[row.task].annotate(
+                f"{auto.L}: {auto.steps_mean:.2f} steps", (0, auto.final_mean), fontsize=8
+            )
+        rows = rows[fixed].astype({"L": int}).sort_values("L")
         ax = axes[row.task]
         ax.set_title(f"{row.task}\n{row.config}", fontsize=9)
         ax.errorbar(

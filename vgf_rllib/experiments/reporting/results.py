@@ -15,10 +15,12 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from vgf_rllib.evaluation import AUTO_BUDGET
 from vgf_rllib.experiments.sweep import METADATA_FILE
 
 EVAL_KEY = "vgf_eval"
-BUDGET = re.compile(r"L(\d+)")
+#: a budget's record key: ``L<n>`` (fixed L_test) or ``Lauto`` (per-state adaptive budget)
+BUDGET = re.compile(rf"L(\d+|{AUTO_BUDGET})")
 #: score-like fields copied from each L_test record
 RECORD_FIELDS = ("score_mean", "score_std", "return_mean", "success_rate", "episodes")
 #: searched keys that are not part of a configuration (repeats of one)
@@ -51,12 +53,17 @@ def _read_results(path: Path) -> list[dict[str, Any]]:
 
 
 def _eval_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per budget: ``L`` is an int, or "auto"; ``steps`` the transport steps per
+    decision (L itself, or the adaptive budget's mean)."""
     records = result.get(EVAL_KEY) or {}
     rows = []
     for key, record in records.items():
         match = BUDGET.fullmatch(key)
         if match and isinstance(record, dict):
-            rows.append({"L": int(match.group(1)), **{f: record.get(f) for f in RECORD_FIELDS}})
+            budget = match.group(1)
+            label = budget if budget == AUTO_BUDGET else int(budget)
+            steps = record.get("flow_steps_mean") if label == AUTO_BUDGET else label
+            rows.append({"L": label, "steps": steps, **{f: record.get(f) for f in RECORD_FIELDS}})
     return rows
 
 

@@ -24,6 +24,7 @@ def per_trial(evals: pd.DataFrame) -> pd.DataFrame:
     return grouped.agg(
         final=("score_mean", "last"),
         best=("score_mean", "max"),
+        steps=("steps", "last"),
         updates=("updates", "last"),
         errored=("errored", "last"),
     ).reset_index()
@@ -38,6 +39,7 @@ def per_config(evals: pd.DataFrame) -> pd.DataFrame:
         final_std=("final", lambda s: s.std(ddof=0)),
         best_mean=("best", "mean"),
         best_std=("best", lambda s: s.std(ddof=0)),
+        steps_mean=("steps", "mean"),
         seeds=("trial", "nunique"),
         updates=("updates", "min"),
         errored=("errored", "sum"),
@@ -80,6 +82,13 @@ def _header(names: list[str]) -> list[str]:
     return [_row(names), "|" + "---|" * len(names)]
 
 
+def _budget(row) -> str:
+    """The L_test cell: the budget, with the mean steps of the adaptive one ("auto")."""
+    if isinstance(row.L, str):
+        return f"{row.L} ({_fmt(row.steps_mean)} steps)"
+    return str(row.L)
+
+
 def markdown_table(best: pd.DataFrame) -> str:
     """Markdown: one row per task (best config at its best L_test) plus the average over tasks."""
     budgets = [c for c in best.columns if c.startswith("final_L")]
@@ -90,7 +99,7 @@ def markdown_table(best: pd.DataFrame) -> str:
             _row(
                 [
                     row.task,
-                    str(row.L),
+                    _budget(row),
                     _pm(row.final_mean, row.final_std),
                     _pm(row.best_mean, row.best_std),
                     str(row.seeds),
