@@ -13,7 +13,7 @@ from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
 from demo_training import gap_and_noise
 from vgf_rllib.policy import load_policy
-from vgf_rllib.run_dir import MODULE_SUBDIR, CheckpointError
+from vgf_rllib.run_dir import MODULE_SUBDIR, CheckpointError, RunDir
 
 pytestmark = pytest.mark.usefixtures("ray_session")
 
@@ -254,7 +254,7 @@ def test_cli_evaluate_accepts_a_relative_run_dir(tmp_path, monkeypatch, capsys):
 
     monkeypatch.chdir(tmp_path)
     algo = small_config().build_algo()
-    algo.save_to_path(str(tmp_path / "run" / "checkpoints" / "iter_000001"))
+    RunDir.at(tmp_path / "run").save_checkpoint(algo.save_to_path, 1)  # as `train` writes it
     algo.stop()
     assert main(["evaluate", "run", "--env", ENV_SPEC, "--episodes", "2", "--test-flow-steps", "1"]) == 0
     assert "L_test" in capsys.readouterr().out
