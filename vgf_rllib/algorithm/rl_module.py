@@ -106,8 +106,9 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         flow_steps: int | None = None,
         num_particles: int | None = None,
         step_size: float | None = None,
+        euler_steps: int | None = None,
     ) -> None:
-        """Change L_test, N or eps used for acting; no retraining needed.
+        """Change L_test, N, eps or the sampler's Euler steps K used for acting; no retraining.
 
         See docs/algorithm.md, "Acting and the test-time budget".
         """
@@ -117,11 +118,22 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         if step_size is not None:
             transport = replace(transport, step_size=float(step_size))
         particles = self.acting.num_particles if num_particles is None else int(num_particles)
-        self.acting = replace(self.acting, num_particles=particles, transport=transport)
+        euler = self.acting.euler_steps if euler_steps is None else int(euler_steps)
+        self.acting = replace(
+            self.acting, num_particles=particles, euler_steps=euler, transport=transport
+        )
 
-    def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
+    def compute_actions(
+        self,
+        obs: torch.Tensor,
+        *,
+        noise: torch.Tensor | None = None,
+        uniform: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Actions in [-1, 1] for raw observations ``(B, obs_dim)``.
 
+        ``noise`` ``(B, N, action_dim)`` and ``uniform`` ``(B,)`` fix the acting path's random
+        draws (see :func:`vgf_rllib.core.policy.act`); fresh ones are drawn when None.
         See docs/algorithm.md, "Acting and the test-time budget".
         """
         return act(
@@ -132,6 +144,8 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
             score_twin_agg=self.selection_twin_agg,
             selection=self.action_selection,
             temperature=self.selection_temperature,
+            noise=noise,
+            uniform=uniform,
         )
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:

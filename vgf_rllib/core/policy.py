@@ -42,12 +42,17 @@ def propose_particles(
     critic: TwinCritic,
     obs: torch.Tensor,
     settings: ParticlePolicySettings,
+    *,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """N reference samples at each state, transported along grad_a Qbar of ``critic``.
 
+    ``noise`` ``(B, N, d)`` is the sampler's initial Gaussian draw (fresh when None).
     Returns detached particles ``(B, N, d)``.
     """
-    particles = sample_flow(velocity, obs, settings.num_particles, settings.euler_steps)
+    particles = sample_flow(
+        velocity, obs, settings.num_particles, settings.euler_steps, noise=noise
+    )
     if settings.transport.steps == 0:
         return particles
     obs_n = per_particle(obs, settings.num_particles)
@@ -63,12 +68,17 @@ def act(
     score_twin_agg: str,
     selection: str = "argmax",
     temperature: float = 1.0,
+    noise: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Transported particles scored by the online critic, one chosen per state.
 
-    See docs/algorithm.md, "Acting and the test-time budget".
+    All randomness can be passed in: ``noise`` ``(B, N, d)``, the sampler's initial Gaussian
+    draw, and ``uniform`` ``(B,)``, the U[0, 1) draw of softmax/random selection; each is drawn
+    fresh when None. See docs/algorithm.md, "Acting and the test-time budget" and "Exporting the
+    acting path".
     """
-    particles = propose_particles(velocity, critic, obs, settings)
+    particles = propose_particles(velocity, critic, obs, settings, noise=noise)
     with torch.no_grad():
         scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)
-    return select_action(particles, scores, selection, temperature=temperature)
+    return select_action(particles, scores, selection, temperature=temperature, uniform=uniform)
