@@ -134,6 +134,10 @@ def test_selection_draws_can_be_passed_in():
     assert picks.tolist() == [0.0, 0.0, 1.0, 2.0]
     picks = select_action(particles, scores, "random", uniform=torch.tensor([0.0, 0.34, 0.67, 1.0]))
     assert picks.squeeze(-1).tolist() == [0.0, 1.0, 2.0, 2.0]
+    # a particle whose probability underflows to 0 is never picked, even at u = 0
+    cold = torch.tensor([-1e4, 0.0, 0.0]).expand(4, 3)
+    picks = select_action(particles, cold, "softmax", temperature=1e-3, uniform=torch.zeros(4))
+    assert picks.squeeze(-1).tolist() == [1.0] * 4
 
 
 def test_act_uses_the_noise_it_is_given():
