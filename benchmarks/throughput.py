@@ -7,7 +7,8 @@ is RLlib's overhead.
 Acting: one state, paper-sized networks (4x512) at N=10, K=10, L_test=3, through the module
 (eager PyTorch, autograd for the transport) and through the exported artifact
 (docs/algorithm.md, "Exporting the acting path"), calls interleaved round by round so that both
-see the same machine load; ``--compile`` adds the artifact under ``torch.compile``.
+see the same machine load; ``--compile`` adds the artifact under ``torch.compile`` and compiled
+ahead of time by AOTInductor (minutes of compilation; needs a C++ compiler).
 
     python benchmarks/throughput.py                    # CPU: training (small, paper) and acting
     python benchmarks/throughput.py --only acting      # acting latency only (no Ray)
@@ -163,6 +164,11 @@ def acting_latencies_ms(bench: ActingBench, rounds: int, compile_artifact: bool)
         path = Path(folder) / "policy.pt2"
         export_acting_path(module, path)
         artifact, _ = load_artifact(path)
+        if compile_artifact:  # AOTInductor: the artifact compiled ahead of time to a .pt2 package
+            package = torch._inductor.aoti_compile_and_package(
+                torch.export.load(str(path)), package_path=str(Path(folder) / "aoti.pt2")
+            )
+            aoti = torch._inductor.aoti_load_package(package)
     obs = torch.randn(1, bench.obs_dim)
     noise = torch.randn(1, bench.num_particles, bench.action_dim)
     uniform = torch.rand(1)
@@ -179,9 +185,11 @@ def acting_latencies_ms(bench: ActingBench, rounds: int, compile_artifact: bool)
     }
     if compile_artifact:
         paths["exported + torch.compile"] = exported(torch.compile(artifact))
+        paths["exported + AOTInductor"] = exported(aoti)
     reference = paths["module (eager)"]().detach()
     for name, call in paths.items():  # warm-up (and compilation), same actions everywhere
         assert torch.allclose(call(), reference, atol=1e-5), name
+    paths["hidden-layer products alone"] = hidden_products(bench)
     times: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds):
         for name, call in paths.items():
@@ -192,6 +200,25 @@ def acting_latencies_ms(bench: ActingBench, rounds: int, compile_artifact: bool)
         name: (statistics.median(values), statistics.quantiles(values, n=10)[0])
         for name, values in times.items()
     }
+
+
+def hidden_products(bench: ActingBench) -> Callable[[], torch.Tensor]:
+    """The acting path's (N x width) @ (width x width) products and nothing else: a floor.
+
+    Per sampler Euler step one velocity forward; per transport step a forward and an input
+    backward of both twins; one twin forward to score: (layers - 1) (K + 2 (2 L + 1)) products.
+    """
+    width, rows = bench.hidden[0], bench.num_particles
+    count = (len(bench.hidden) - 1) * (bench.euler_steps + 2 * (2 * bench.flow_steps + 1))
+    weight, bias, x = torch.randn(width, width), torch.randn(width), torch.randn(rows, width)
+
+    def call() -> torch.Tensor:
+        with torch.no_grad():
+            for _ in range(count):
+                out = torch.addmm(bias, x, weight)
+        return out
+
+    return call
 
 
 def print_acting_latencies(bench: ActingBench, rounds: int, compile_artifact: bool) -> None:
@@ -222,7 +249,7 @@ def main() -> None:
                         help="run one of the two measurements (default: both)")
     parser.add_argument("--rounds", type=int, default=200, help="acting: interleaved rounds")
     parser.add_argument("--compile", action="store_true",
-                        help="acting: also time the exported artifact under torch.compile")
+                        help="acting: also time the artifact under torch.compile and AOTInductor")
     args = parser.parse_args()
     if args.only != "training":
         print_acting_latencies(ActingBench(), args.rounds, args.compile)
