@@ -82,7 +82,7 @@ def test_targets_get_no_gradients_and_move_by_tau_every_step():
 
 def test_config_reaches_the_loss(monkeypatch):
     """gamma, target twin aggregation, particle aggregation and L_train go from the config into
-    every gradient step's loss."""
+    every gradient step's loss; the particle-policy settings are built once."""
     from vgf_rllib.algorithm import learner as learner_module
 
     calls = []
@@ -102,6 +102,7 @@ def test_config_reaches_the_loss(monkeypatch):
     settings, kwargs = calls[0]
     assert kwargs == {"gamma": 0.5, "target_twin_agg": "mean", "particle_agg": "max"}
     assert settings.transport.steps == 2 and settings.num_particles == 3
+    assert calls[1][0] is settings  # built once per learner, not at every gradient step
 
 
 def test_vgf_beats_best_of_n_which_beats_behavior_cloning(trained_demo_module):

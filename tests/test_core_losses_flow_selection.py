@@ -125,6 +125,34 @@ def test_select_action_methods():
         select_action(particles, scores, "best")
 
 
+def test_selection_draws_can_be_passed_in():
+    """softmax/random invert the CDF at the given U[0, 1) draw (the export's seam)."""
+    particles = torch.tensor([[[0.0], [1.0], [2.0]]]).expand(4, 3, 1)
+    scores = torch.log(torch.tensor([0.2, 0.5, 0.3])).expand(4, 3)
+    uniform = torch.tensor([0.0, 0.19, 0.21, 0.99])
+    picks = select_action(particles, scores, "softmax", uniform=uniform).squeeze(-1)
+    assert picks.tolist() == [0.0, 0.0, 1.0, 2.0]
+    picks = select_action(particles, scores, "random", uniform=torch.tensor([0.0, 0.34, 0.67, 1.0]))
+    assert picks.squeeze(-1).tolist() == [0.0, 1.0, 2.0, 2.0]
+    # a particle whose probability underflows to 0 is never picked, even at u = 0
+    cold = torch.tensor([-1e4, 0.0, 0.0]).expand(4, 3)
+    picks = select_action(particles, cold, "softmax", temperature=1e-3, uniform=torch.zeros(4))
+    assert picks.squeeze(-1).tolist() == [1.0] * 4
+
+
+def test_act_uses_the_noise_it_is_given():
+    torch.manual_seed(0)
+    critic, velocity = TwinCritic(3, 2, [16]), VelocityField(3, 2, [16])
+    settings = ParticlePolicySettings(5, 2, TransportSettings(steps=2, step_size=0.1))
+    obs, noise = torch.randn(4, 3), torch.randn(4, 5, 2)
+    first = act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise)
+    second = act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise.clone())
+    assert torch.equal(first, second)
+    assert not torch.equal(first, act(velocity, critic, obs, settings, score_twin_agg="min"))
+    with pytest.raises(ValueError, match=r"sampler noise must have shape .*\(4, 5, 2\)"):
+        act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise[:, :3])
+
+
 def test_act_returns_in_bound_actions_and_needs_no_param_grads():
     torch.manual_seed(0)
     critic, velocity = TwinCritic(3, 2, [16]), VelocityField(3, 2, [16])

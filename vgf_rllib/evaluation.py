@@ -77,11 +77,23 @@ def budget_order(flow_steps: int | str) -> tuple[int, int]:
 
 
 def unsquash_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
-    """Map actions from [-1, 1] to the Box's bounds (what RLlib's connector does when acting)."""
-    low, high = space.low, space.high
-    if not (np.isfinite(low).all() and np.isfinite(high).all()):
+    """Map actions from [-1, 1] to the Box's bounds (what RLlib's connector does when acting).
+
+    Unbounded Boxes leave actions unchanged.
+    """
+    if not has_finite_bounds(space):
         return actions
-    return low + (np.clip(actions, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
+    return scale_to_bounds(actions, space.low, space.high)
+
+
+def has_finite_bounds(space: gym.spaces.Box) -> bool:
+    """Whether every action dimension has a finite low and high bound."""
+    return bool(np.isfinite(space.low).all() and np.isfinite(space.high).all())
+
+
+def scale_to_bounds(actions: Any, low: Any, high: Any) -> Any:
+    """low + (clip(a, -1, 1) + 1) (high - low) / 2, for numpy arrays and torch tensors alike."""
+    return low + (actions.clip(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
 
 
 def run_episodes(

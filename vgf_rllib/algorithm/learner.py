@@ -28,6 +28,7 @@ from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
 from vgf_rllib.core.losses import vgf_losses
 from vgf_rllib.core.networks import polyak_update
+from vgf_rllib.core.policy import ParticlePolicySettings
 
 CRITIC_OPTIMIZER = "critic"
 SAMPLER_OPTIMIZER = "sampler"
@@ -50,6 +51,7 @@ class VGFTorchLearner(TorchLearner):
         super().build()
         self._data: dict[str, torch.Tensor] | None = None
         self._num_updates = 0
+        self._policy_settings: dict[ModuleID, ParticlePolicySettings] = {}
         self._index_generator = torch.Generator(device=self._device)
         self._index_generator.manual_seed(int(self.config.seed or 0) + 7919 * (self._learner_index or 0))
 
@@ -81,15 +83,12 @@ class VGFTorchLearner(TorchLearner):
         See docs/algorithm.md, "Critic target" and "Variants".
         """
         module = self._module[module_id].unwrapped()
-        settings = policy_settings_from_model_config(
-            module.model_config, flow_steps=config.train_flow_steps
-        )
         losses = vgf_losses(
             module.velocity,
             module.critic,
             module.target_critic,
             batch,
-            settings,
+            self.training_policy_settings(module_id),
             module.transport_field,
             gamma=config.gamma,
             target_twin_agg=config.target_twin_agg,
@@ -114,6 +113,20 @@ class VGFTorchLearner(TorchLearner):
             clip_gradients(grads, grad_clip=clip, grad_clip_by="global_norm")
             module_gradients_dict.update(grads)
         return module_gradients_dict
+
+    def training_policy_settings(self, module_id: ModuleID) -> ParticlePolicySettings:
+        """N, K and the transport at L_train for the critic target, built once per module.
+
+        Built by the function that builds the module's acting settings
+        (``policy_settings_from_model_config``), from the same model config; see
+        docs/algorithm.md, "Critic target", step 1.
+        """
+        if module_id not in self._policy_settings:
+            self._policy_settings[module_id] = policy_settings_from_model_config(
+                self._module[module_id].unwrapped().model_config,
+                flow_steps=self.config.get_config_for_module(module_id).train_flow_steps,
+            )
+        return self._policy_settings[module_id]
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
         """Optimizer steps, then Polyak-average the target critics (every gradient step)."""

@@ -121,8 +121,9 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         num_particles: int | None = None,
         step_size: float | None = None,
         max_flow_steps: int | None = None,
+        euler_steps: int | None = None,
     ) -> None:
-        """Change L_test, N or eps used for acting; no retraining needed.
+        """Change L_test, N, eps or the sampler's Euler steps K used for acting; no retraining.
 
         ``flow_steps="auto"``: each state transports while a step pays, at most
         ``max_flow_steps`` steps (default: the config's ``max_test_flow_steps``). See
@@ -137,20 +138,57 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         if step_size is not None:
             transport = replace(transport, step_size=float(step_size))
         particles = self.acting.num_particles if num_particles is None else int(num_particles)
+        euler = self.acting.euler_steps if euler_steps is None else int(euler_steps)
         self.acting = replace(
-            self.acting, num_particles=particles, transport=transport, adaptive=adaptive
+            self.acting, num_particles=particles, euler_steps=euler, transport=transport,
+            adaptive=adaptive,
         )
 
-    def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
-        """Actions in [-1, 1] for raw observations ``(B, obs_dim)``.
+    def compute_actions(
+        self,
+        obs: torch.Tensor | np.ndarray,
+        *,
+        noise: torch.Tensor | None = None,
+        uniform: torch.Tensor | None = None,
+    ) -> torch.Tensor | np.ndarray:
+        """Actions in [-1, 1] for raw observations: one observation ``(obs_dim,)`` or a batch
+        ``(B, obs_dim)``, numpy or torch; the actions come back in the same form.
 
+        ``noise`` ``(B, N, action_dim)`` and ``uniform`` ``(B,)`` fix the acting path's random
+        draws (see :func:`vgf_rllib.core.policy.act`); fresh ones are drawn when None.
         See docs/algorithm.md, "Acting and the test-time budget".
         """
-        actions, _ = self.compute_actions_and_steps(obs)
-        return actions
+        batch, single, as_numpy = self._observation_batch(obs)
+        actions, _ = self.compute_actions_and_steps(batch, noise=noise, uniform=uniform)
+        actions = actions[0] if single else actions
+        return actions.detach().cpu().numpy() if as_numpy else actions
 
-    def compute_actions_and_steps(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Actions as :meth:`compute_actions` and the transport steps each state took ``(B,)``."""
+    def _observation_batch(self, obs: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, bool, bool]:
+        """``obs`` as a float32 ``(B, obs_dim)`` tensor on the module's device, whether it was
+        one observation, and whether it was numpy; a wrong shape is refused with both shapes."""
+        as_numpy = isinstance(obs, np.ndarray)
+        device = self.obs_mean.device
+        tensor = torch.as_tensor(obs, dtype=torch.float32, device=device) if as_numpy else obs
+        expected = tuple(self.obs_mean.shape)
+        single = tuple(tensor.shape) == expected
+        if single:
+            tensor = tensor.unsqueeze(0)
+        if tensor.dim() < 2 or tuple(tensor.shape[1:]) != expected:
+            raise ValueError(
+                f"observations of shape {tuple(tensor.shape)}: expected {expected} (one "
+                f"observation) or (batch, {', '.join(map(str, expected))})"
+            )
+        return tensor, single, as_numpy
+
+    def compute_actions_and_steps(
+        self,
+        obs: torch.Tensor,
+        *,
+        noise: torch.Tensor | None = None,
+        uniform: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Actions of a ``(B, obs_dim)`` batch as :meth:`compute_actions` and the transport
+        steps each state took ``(B,)``."""
         return act_with_steps(
             self.velocity,
             self.critic,
@@ -160,6 +198,8 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
             selection=self.action_selection,
             temperature=self.selection_temperature,
             field=self.transport_field,
+            noise=noise,
+            uniform=uniform,
         )
 
     def _forward_inference(self, batch: dict[str, Any], **kwargs) -> dict[str, Any]:

@@ -41,12 +41,20 @@ def sample_flow(
 ) -> torch.Tensor:
     """Draw ``num_samples`` actions per state with K Euler steps, clipped to [-1, 1].
 
-    ``obs`` is ``(B, obs_dim)``; returns ``(B, num_samples, action_dim)``. No gradient flows.
+    ``obs`` is ``(B, obs_dim)``; returns ``(B, num_samples, action_dim)``. ``noise``, the
+    initial Gaussian draw of that shape, is drawn fresh when None. No gradient flows.
     See docs/algorithm.md, "Reference sampler".
     """
     batch = obs.shape[0]
     shape = (batch, num_samples, velocity.action_dim)
-    x = torch.randn(shape, device=obs.device, dtype=obs.dtype) if noise is None else noise
+    if noise is None:
+        noise = torch.randn(shape, device=obs.device, dtype=obs.dtype)
+    elif tuple(noise.shape) != shape:
+        raise ValueError(
+            f"sampler noise must have shape (batch, num_samples, action_dim) = {shape}, "
+            f"got {tuple(noise.shape)}"
+        )
+    x = noise
     obs_per_sample = obs.unsqueeze(1).expand(batch, num_samples, obs.shape[-1])
     with torch.no_grad():
         for k in range(euler_steps):

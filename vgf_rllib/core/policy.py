@@ -53,11 +53,18 @@ def propose_particles(
     obs: torch.Tensor,
     settings: ParticlePolicySettings,
     field: TransportField = KERNEL_FIELD,
+    *,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """N reference samples at each state, moved ``transport.steps`` steps along ``field``'s
-    direction for ``critic`` (VGF: grad_a Qbar by the kernel rule). Returns detached particles
-    ``(B, N, d)``."""
-    particles = sample_flow(velocity, obs, settings.num_particles, settings.euler_steps)
+    direction for ``critic`` (VGF: grad_a Qbar by the kernel rule).
+
+    ``noise`` ``(B, N, d)`` is the sampler's initial Gaussian draw (fresh when None).
+    Returns detached particles ``(B, N, d)``.
+    """
+    particles = sample_flow(
+        velocity, obs, settings.num_particles, settings.euler_steps, noise=noise
+    )
     if settings.transport.steps == 0:
         return particles
     obs_n = per_particle(obs, settings.num_particles)
@@ -74,17 +81,24 @@ def act_with_steps(
     selection: str = "argmax",
     temperature: float = 1.0,
     field: TransportField = KERNEL_FIELD,
+    noise: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Transported particles scored by the online critic, one chosen per state, and the
     transport steps each state took ``(B,)`` (all ``transport.steps`` unless ``adaptive``).
 
-    See docs/algorithm.md, "Acting and the test-time budget".
+    All randomness can be passed in: ``noise`` ``(B, N, d)``, the sampler's initial Gaussian
+    draw, and ``uniform`` ``(B,)``, the U[0, 1) draw of softmax/random selection; each is drawn
+    fresh when None. See docs/algorithm.md, "Acting and the test-time budget" and "Exporting the
+    acting path".
     """
     if not settings.adaptive:
-        particles = propose_particles(velocity, critic, obs, settings, field)
+        particles = propose_particles(velocity, critic, obs, settings, field, noise=noise)
         steps = torch.full((obs.shape[0],), settings.transport.steps, device=obs.device)
     else:
-        particles = sample_flow(velocity, obs, settings.num_particles, settings.euler_steps)
+        particles = sample_flow(
+            velocity, obs, settings.num_particles, settings.euler_steps, noise=noise
+        )
         obs_n = per_particle(obs, settings.num_particles)
         particles, steps = adaptive_transport(
             field.direction(critic, obs_n, settings.transport),
@@ -95,7 +109,7 @@ def act_with_steps(
         )
     with torch.no_grad():
         scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)
-    return select_action(particles, scores, selection, temperature=temperature), steps
+    return select_action(particles, scores, selection, temperature=temperature, uniform=uniform), steps
 
 
 def act(
@@ -108,10 +122,12 @@ def act(
     selection: str = "argmax",
     temperature: float = 1.0,
     field: TransportField = KERNEL_FIELD,
+    noise: torch.Tensor | None = None,
+    uniform: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The actions of :func:`act_with_steps`."""
     actions, _ = act_with_steps(
         velocity, critic, obs, settings, score_twin_agg=score_twin_agg, selection=selection,
-        temperature=temperature, field=field,
+        temperature=temperature, field=field, noise=noise, uniform=uniform,
     )
     return actions
