@@ -278,3 +278,19 @@ def test_two_learners_sample_different_data_and_stay_in_sync():
     assert seed_a != seed_b  # each learner draws its own i.i.d. minibatches
     for a, b in zip(weights_a, weights_b):  # DDP keeps the replicas identical
         assert torch.equal(a, b)
+
+
+def test_compute_actions_takes_one_observation_or_a_batch_numpy_or_torch(trained_demo_module):
+    module = trained_demo_module
+    batch = np.random.default_rng(0).uniform(-1, 1, (4, 3)).astype(np.float32)
+    noise = torch.randn(4, module.acting.num_particles, 2)
+    from_torch = module.compute_actions(torch.as_tensor(batch), noise=noise)
+    from_numpy = module.compute_actions(batch, noise=noise)
+    assert isinstance(from_numpy, np.ndarray) and from_numpy.shape == (4, 2)
+    np.testing.assert_allclose(from_numpy, from_torch.numpy())
+    one = module.compute_actions(batch[0], noise=noise[:1])
+    assert isinstance(one, np.ndarray) and one.shape == (2,)
+    np.testing.assert_allclose(one, from_numpy[0])
+    assert module.compute_actions(torch.as_tensor(batch[0]), noise=noise[:1]).shape == (2,)
+    with pytest.raises(ValueError, match=r"observations of shape \(4, 5\): expected \(3,\)"):
+        module.compute_actions(np.zeros((4, 5), np.float32))

@@ -132,7 +132,7 @@ def test_export_traces_at_the_chosen_budget_and_restores_the_modules(exported, m
 
 def test_bad_checkpoint_and_settings_fail_clearly(tmp_path, capsys, exported):
     assert main(["export", str(tmp_path / "missing"), "--output", str(tmp_path / "p.pt2")]) == 2
-    assert "no such checkpoint or run directory" in capsys.readouterr().err
+    assert "no such run, checkpoint or module directory" in capsys.readouterr().err
     assert main(["export", str(tmp_path), "--output", str(tmp_path / "p.pt2")]) == 2
     assert "not a VGF run dir" in capsys.readouterr().err
     args = ["export", str(exported[0]), "--output", str(tmp_path / "p.pt2")]
