@@ -234,3 +234,14 @@ def test_ray_processes_die_with_a_sigkilled_driver():
     while alive(tree) and time.time() < deadline:
         time.sleep(0.2)
     assert not alive(tree), f"left behind: {alive(tree)}"
+
+
+def test_results_after_the_checkpoint_are_dropped_and_a_cut_line_ignored(tmp_path):
+    run = RunDir.at(tmp_path)
+    lines = [json.dumps({"iteration": i, "critic_loss": 1.0 / i}) for i in (1, 2, 3, 4)]
+    run.results_file.write_text("\n".join(lines) + '\n{"iteration": 5, "crit')  # killed mid-write
+    assert [r["iteration"] for r in run.read_results()] == [1, 2, 3, 4]
+    kept = run.keep_results_through(2)
+    assert [r["iteration"] for r in kept] == [1, 2]
+    assert [r["iteration"] for r in run.read_results()] == [1, 2]
+    assert run.results_file.read_text().endswith("\n")
