@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="gradient steps per iteration (default 1000)",
     )
     parser.add_argument(
+        "--online-env-steps",
+        type=int,
+        default=0,
+        help="env steps of online fine-tuning after the offline phase (default 0: offline "
+        "only; the phase length is --set offline_updates=N; docs/algorithm.md)",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -168,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
             VGFConfig()
             .offline_dataset(dataset=args.dataset)
             .training(updates_per_iteration=args.updates_per_iteration)
+            .online(online_env_steps=args.online_env_steps)
             .apply_overrides(parse_overrides(args.overrides))
         )
         if env:
