@@ -1,0 +1,79 @@
+"""Online collection throughput of VGF's EnvRunners: env steps per second with 1 and 2 runners,
+side by side in one run (docs/algorithm.md, "Offline-to-online fine-tuning").
+
+Each setting builds VGF on the cheap ``demo:delayed-chain`` task with ``num_env_runners`` remote
+EnvRunners and times ``train()`` calls of the online phase, alternating between the settings so
+that both see the same load. The warm-up is longer than the measured run, so an iteration is
+pure collection: the runners act (best-of-N, L = 0), the transitions are appended to the
+learner-resident buffer and the weights are synced back. Run:
+
+    python benchmarks/online_collection.py                     # 1 and 2 runners
+    python benchmarks/online_collection.py --runners 1 2 4 --steps-per-iteration 4000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import ray
+
+from vgf_rllib import VGF, VGFConfig
+from vgf_rllib.demo_chain import ENV_SPEC
+
+
+def build(runners: int, steps_per_iteration: int, iterations: int) -> VGF:
+    """VGF on the chain task with ``runners`` remote EnvRunners whose online phase has no
+    gradient steps (the warm-up covers every collected step), after one untimed iteration
+    that starts the runners' episodes."""
+    total = steps_per_iteration * (iterations + 1)
+    config = (
+        VGFConfig()
+        .environment(ENV_SPEC)
+        .offline_dataset(dataset="demo:delayed-chain-500")
+        .training(critic_hidden_layers=[64, 64], sampler_hidden_layers=[64, 64])
+        .online(
+            online_env_steps=total,
+            online_steps_per_iteration=steps_per_iteration,
+            online_warmup_steps=total,
+        )
+        .env_runners(num_env_runners=runners)
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    algo.train()
+    return algo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runners", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps-per-iteration", type=int, default=1000)
+    parser.add_argument("--iterations", type=int, default=4)
+    args = parser.parse_args()
+    # One CPU per runner in Ray's bookkeeping; only one setting collects at a time.
+    ray.init(num_cpus=sum(args.runners), include_dashboard=False, log_to_driver=False)
+    algos = {n: build(n, args.steps_per_iteration, args.iterations) for n in args.runners}
+    seconds = dict.fromkeys(algos, 0.0)
+    for _ in range(args.iterations):  # interleaved, so every setting sees the same machine load
+        for runners, algo in algos.items():
+            start = time.perf_counter()
+            algo.train()
+            seconds[runners] += time.perf_counter() - start
+    for algo in algos.values():
+        algo.stop()
+    steps = args.steps_per_iteration * args.iterations
+    base = steps / seconds[args.runners[0]]
+    print(
+        f"\nonline collection on {ENV_SPEC}, {os.cpu_count()} CPU cores, "
+        f"{args.iterations} x {args.steps_per_iteration} env steps per setting, interleaved"
+    )
+    print("runners  env steps/s  ratio")
+    for runners in args.runners:
+        rate = steps / seconds[runners]
+        print(f"{runners:7d}  {rate:11.0f}  {rate / base:5.2f}")
+
+
+if __name__ == "__main__":
+    main()
