@@ -83,7 +83,9 @@ def test_buffer_refuses_bad_capacity_and_missing_fields():
         )
 
 
-def episode(length: int, *, terminated: bool = False, truncated: bool = False) -> SingleAgentEpisode:
+def episode(
+    length: int, *, terminated: bool = False, truncated: bool = False
+) -> SingleAgentEpisode:
     """An episode whose step t observes [t, t] after action [t] and reward 10 t."""
     ep = SingleAgentEpisode()
     ep.add_env_reset(observation=np.zeros(2, np.float32))
@@ -176,12 +178,14 @@ def weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 def test_online_phase_appends_transformed_transitions_and_updates_on_schedule(chain_suite):
     algo = online_config(chain_suite).build_algo()
     first = algo.train()  # offline phase: 10 updates, nothing collected
-    assert first["num_gradient_updates_lifetime"] == 10 and first["num_online_env_steps_lifetime"] == 0
+    assert first["num_gradient_updates_lifetime"] == 10
+    assert first["num_online_env_steps_lifetime"] == 0
     second = algo.train()  # 24 steps, of which 16 after the warm-up: 8 updates
     assert second["num_online_env_steps_lifetime"] == 24
     assert second["num_gradient_updates_lifetime"] == 18
     third = algo.train()  # 24 more steps: 12 updates
-    assert (third["num_online_env_steps_lifetime"], third["num_gradient_updates_lifetime"]) == (48, 30)
+    assert third["num_online_env_steps_lifetime"] == 48
+    assert third["num_gradient_updates_lifetime"] == 30
     assert algo.train()["num_gradient_updates_lifetime"] == 40  # budget spent: offline-style
     buffer = learner_of(algo)._data
     assert (buffer.offline_size, buffer.capacity, buffer.size) == (1000, 1048, 1048)

@@ -28,7 +28,7 @@ def episodes_to_transitions(episodes: Sequence[Any]) -> dict[str, np.ndarray]:
         length = len(episode)
         if length == 0:
             continue
-        observations = np.asarray(episode.get_observations(), dtype=np.float32).reshape(length + 1, -1)
+        observations = np.asarray(episode.get_observations(), np.float32).reshape(length + 1, -1)
         masks = np.ones(length, np.float32)
         if episode.is_terminated:
             masks[-1] = 0.0

@@ -174,15 +174,18 @@ class VGFTorchLearner(TorchLearner):
         self.metrics.log_value(NUM_UPDATES_LIFETIME, self._num_updates, window=1)
         return self.metrics.reduce()
 
-    def get_state(self, components: Any = None, *, not_components: Any = None, **kwargs) -> StateDict:
+    def get_state(
+        self, components: Any = None, *, not_components: Any = None, **kwargs
+    ) -> StateDict:
         """Learner state plus what exact resumption needs: update count, RNG states and (in
         full states such as checkpoints, not weight syncs) the buffer's online rows."""
         state = super().get_state(components, not_components=not_components, **kwargs)
         state[NUM_UPDATES_LIFETIME] = self._num_updates
         state["index_generator_state"] = self._index_generator.get_state()
         state["torch_rng_state"] = torch.get_rng_state()
-        if self._data is not None and self._check_component(BUFFER_STATE, components, not_components):
-            state[BUFFER_STATE] = self._data.get_state()  # the offline rows come from the dataset
+        full = self._check_component(BUFFER_STATE, components, not_components)
+        if self._data is not None and full:  # the offline rows come from the dataset
+            state[BUFFER_STATE] = self._data.get_state()
         if self._device.type == "cuda":
             state["cuda_rng_state"] = torch.cuda.get_rng_state(self._device)
         return state

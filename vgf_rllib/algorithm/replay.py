@@ -39,7 +39,7 @@ class ResidentReplayBuffer(Mapping[str, torch.Tensor]):
         else:
             self._storage = {}
             for name, tensor in offline.items():
-                storage = torch.zeros((capacity, *tensor.shape[1:]), dtype=tensor.dtype, device=tensor.device)
+                storage = tensor.new_zeros((capacity, *tensor.shape[1:]))
                 storage[:size] = tensor
                 self._storage[name] = storage
         self.offline_size = size
@@ -114,7 +114,8 @@ class ResidentReplayBuffer(Mapping[str, torch.Tensor]):
                 "overwritten offline rows; restore into a newly built algorithm "
                 "(VGF.from_checkpoint)"
             )
-        self.size, self.pointer, self.num_appended = self.offline_size, self.offline_size % self.capacity, 0
+        self.size, self.num_appended = self.offline_size, 0
+        self.pointer = self.offline_size % self.capacity
         rows = state["online_rows"]
         kept = len(next(iter(rows.values()))) if rows else 0
         total = int(state["num_appended"])

@@ -21,10 +21,11 @@ Deviations of the algorithm from RLlib's offline algorithms, on purpose:
   steps, EnvRunners (:class:`~vgf_rllib.algorithm.env_runner.VGFEnvRunner`) collect
   transitions that are appended to the learner-resident buffer; the learner's weights are
   synced to them after every iteration (docs/algorithm.md, "Offline-to-online fine-tuning").
-- ``restore_from_path`` skips RLlib's EnvRunner sync and syncs weights itself. RLlib's own restore syncs weights to the
-  ``env_runner_group``, which is None for an offline-only algorithm, so its
-  ``from_checkpoint`` / ``restore_from_path`` (and with them Tune restore) crash, as they do
-  for RLlib's own BC; with this override ``VGF.from_checkpoint`` and Tune restore work.
+- ``restore_from_path`` skips RLlib's EnvRunner sync and syncs weights itself, only where
+  EnvRunners exist. RLlib's own restore syncs weights to the ``env_runner_group``, which is
+  None for an offline-only algorithm, so its ``from_checkpoint`` / ``restore_from_path`` (and
+  with them Tune restore) crash, as they do for RLlib's own BC; with this override
+  ``VGF.from_checkpoint`` and Tune restore work.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS
-from ray.tune.registry import register_env
 from ray.rllib.utils.typing import ResultDict
+from ray.tune.registry import register_env
 
 from vgf_rllib.algorithm.env_runner import VGFEnvRunner
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, VGFTorchLearner
@@ -136,7 +137,7 @@ class VGFConfig(AlgorithmConfig):
         self.selection_temperature = 1.0      # temperature of softmax selection
         # Test time (docs/algorithm.md, "Acting and the test-time budget").
         self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation
-        self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
+        self.inference_flow_steps = None      # L of the module's own acting (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
         self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50)
         self.eval_num_particles = None        # N at test time (None: num_particles)
@@ -255,7 +256,9 @@ class VGFConfig(AlgorithmConfig):
 
         Args:
             test_flow_steps: The L_test budgets every evaluation scores (0 = best-of-N).
-            inference_flow_steps: L used when acting through RLlib (None: L_train).
+            inference_flow_steps: L of the module's own acting (``forward_inference``,
+                ``load_policy``; None: L_train); collecting EnvRunners use
+                ``online_flow_steps``.
             eval_interval: Evaluate every this many ``train()`` calls (0: never).
             eval_episodes: Episodes per L_test in each evaluation.
             eval_num_particles: N at test time (None: num_particles).
@@ -355,7 +358,7 @@ class VGFConfig(AlgorithmConfig):
 
     @property
     def resolved_inference_flow_steps(self) -> int:
-        """L used for acting through RLlib: ``inference_flow_steps`` or L_train."""
+        """L of the module's own acting: ``inference_flow_steps`` or L_train."""
         if self.inference_flow_steps is None:
             return self.train_flow_steps
         return self.inference_flow_steps
@@ -535,7 +538,8 @@ class VGF(Algorithm):
         """
         num_updates, collected = self._learner_progress()
         config = self.config
-        if config.is_online and collected < config.online_env_steps and num_updates >= config.offline_updates:
+        collecting = collected < config.online_env_steps and num_updates >= config.offline_updates
+        if config.is_online and collecting:
             self._online_training_step(collected)
         else:
             self._update_learners(config.updates_per_iteration)
@@ -567,6 +571,8 @@ class VGF(Algorithm):
             runner = group.local_env_runner
             return runner.sample_transitions(num_steps), [runner.get_metrics()]
         ids = group.healthy_worker_ids()
+        if not ids:
+            raise RuntimeError("no healthy EnvRunner is left to collect online transitions")
         shares = [num_steps // len(ids) + (i < num_steps % len(ids)) for i in range(len(ids))]
         ids, shares = zip(*[(i, n) for i, n in zip(ids, shares) if n > 0])
         outputs = group.foreach_env_runner(
