@@ -7,7 +7,7 @@ that both see the same load. The warm-up is longer than the measured run, so an 
 pure collection: the runners act (best-of-N, L = 0), the transitions are appended to the
 learner-resident buffer and the weights are synced back. It prints the rate over all timed
 iterations and over each setting's fastest one (the least disturbed by other jobs on a shared
-machine). Run:
+machine). Ray workers run at niceness 0 here (``RAY_worker_niceness``; Ray's default is 15). Run:
 
     python benchmarks/online_collection.py                     # 1 and 2 runners
     python benchmarks/online_collection.py --runners 1 2 4 --steps-per-iteration 4000
@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--steps-per-iteration", type=int, default=500)
     parser.add_argument("--iterations", type=int, default=8)
     args = parser.parse_args()
+    # Ray starts workers at niceness 15, so on a machine shared with other jobs the runners
+    # would get only the cores those jobs leave idle; 0 gives them an even share.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     # One CPU per runner in Ray's bookkeeping; only one setting collects at a time.
     ray.init(num_cpus=sum(args.runners), include_dashboard=False, log_to_driver=False)
     algos = {n: build(n, args.steps_per_iteration, args.iterations) for n in args.runners}
