@@ -253,3 +253,22 @@ def test_online_config_is_validated():
     with pytest.raises(ValueError, match="buffer_capacity must exceed .* 1000 transitions"):
         VGF._buffer_capacity(config, 1000)
     assert VGF._buffer_capacity(online_config("demo:delayed-chain-250"), 1000) == 1048
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_offline_checkpoint_restored_into_an_online_config_collects_next(tmp_path):
+    offline = online_config("demo:delayed-chain-250", online_env_steps=0).build_algo()
+    offline.train()
+    offline.save_to_path(str(tmp_path / "offline"))
+    saved = weights(learner_of(offline).module["default_policy"].unwrapped())
+    offline.stop()
+
+    online = online_config("demo:delayed-chain-250", offline_updates=0).build_algo()
+    online.restore_from_path(str(tmp_path / "offline"))
+    runner = online.env_runner_group.local_env_runner  # no remote runners: the local one acts
+    for name, value in weights(runner.module).items():  # the restored weights, synced
+        assert torch.equal(value, saved[name]), name
+    result = online.train()
+    online.stop()
+    assert result["num_online_env_steps_lifetime"] == 24
+    assert result["num_gradient_updates_lifetime"] == 10 + 8
