@@ -3,7 +3,10 @@ the gradient network) jointly on a device-resident dataset.
 
 Deviations from RLlib's offline learners, on purpose:
 - The dataset lives as tensors on the learner's device; minibatches are drawn i.i.d. with
-  ``torch.randint`` there (no Ray Data pipeline, no time-contiguous batches).
+  ``torch.randint`` there (no Ray Data pipeline, no time-contiguous batches). Online
+  transitions are appended to the same device-resident buffer
+  (:class:`~vgf_rllib.algorithm.replay.ResidentReplayBuffer`; docs/algorithm.md,
+  "Offline-to-online fine-tuning").
 - Target critics are Polyak-updated after EVERY gradient step (in ``apply_gradients``).
   RLlib's usual hook, ``after_gradient_based_update``, runs once per ``update()`` call, i.e.
   once per training iteration of many gradient steps (RLlib's CQL applies Polyak that way);
@@ -25,6 +28,7 @@ from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.torch_utils import clip_gradients
 from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
+from vgf_rllib.algorithm.replay import ResidentReplayBuffer
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
 from vgf_rllib.core.losses import vgf_losses
 from vgf_rllib.core.networks import polyak_update
@@ -36,6 +40,8 @@ FIELD_OPTIMIZER = "field"
 TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
 METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
 NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+NUM_ONLINE_TRANSITIONS = "num_online_transitions_lifetime"
+BUFFER_STATE = "replay_buffer"
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -49,7 +55,7 @@ class VGFTorchLearner(TorchLearner):
 
     def build(self) -> None:
         super().build()
-        self._data: dict[str, torch.Tensor] | None = None
+        self._data: ResidentReplayBuffer | None = None
         self._num_updates = 0
         self._policy_settings: dict[ModuleID, ParticlePolicySettings] = {}
         self._index_generator = torch.Generator(device=self._device)
@@ -142,8 +148,14 @@ class VGFTorchLearner(TorchLearner):
         arrays: dict[str, np.ndarray],
         obs_mean: np.ndarray | None = None,
         obs_std: np.ndarray | None = None,
+        *,
+        capacity: int | None = None,
     ) -> None:
-        """Copy the transitions to this learner's device (normalized if stats are given)."""
+        """Copy the transitions to this learner's device (normalized if stats are given).
+
+        ``capacity`` > the dataset size leaves room for online transitions
+        (:meth:`append_transitions`); None holds the dataset alone.
+        """
         module = self.module[DEFAULT_MODULE_ID].unwrapped()
         if obs_mean is not None:
             module.set_observation_statistics(obs_mean, obs_std)
@@ -153,22 +165,43 @@ class VGFTorchLearner(TorchLearner):
         }
         for name in ("observations", "next_observations"):
             data[name] = module.normalize_observations(data[name])
-        self._data = data
+        self._data = ResidentReplayBuffer(data, capacity)
+
+    def append_transitions(self, arrays: dict[str, np.ndarray]) -> int:
+        """Append online transitions (raw observations) to the buffer; returns the number of
+        online transitions appended so far (docs/algorithm.md, "Offline-to-online fine-tuning")."""
+        if self._data is None:
+            raise RuntimeError("load_resident_dataset() must run before appending transitions")
+        module = self.module[DEFAULT_MODULE_ID].unwrapped()
+        rows = {
+            name: torch.as_tensor(arrays[name], dtype=torch.float32, device=self._device)
+            for name in TRAIN_FIELDS
+        }
+        for name in ("observations", "next_observations"):
+            rows[name] = module.normalize_observations(rows[name])
+        self._data.append(rows)
+        return self._data.num_appended
+
+    @property
+    def num_updates(self) -> int:
+        """Gradient steps taken so far (restored from checkpoints)."""
+        return self._num_updates
+
+    @property
+    def num_online_transitions(self) -> int:
+        """Online transitions appended since the dataset was loaded (0 before loading)."""
+        return 0 if self._data is None else self._data.num_appended
 
     def train_on_resident_data(self, num_updates: int) -> dict[str, Any]:
         """Run ``num_updates`` gradient steps on i.i.d. minibatches; return reduced metrics."""
         if self._data is None:
             raise RuntimeError("load_resident_dataset() must run before training")
-        size = self._data["observations"].shape[0]
         batch_size = self.config.train_batch_size_per_learner
         field = self.module[DEFAULT_MODULE_ID].unwrapped().transport_field
         names = METRIC_NAMES + field.loss_names
         totals = torch.zeros(len(names), device=self._device)
         for _ in range(num_updates):
-            index = torch.randint(
-                size, (batch_size,), device=self._device, generator=self._index_generator
-            )
-            batch = {name: tensor[index] for name, tensor in self._data.items()}
+            batch = self._data.sample(batch_size, self._index_generator)
             self._update({DEFAULT_MODULE_ID: batch})
             totals += torch.stack([self._step_metrics[name].detach() for name in names])
         self._num_updates += num_updates
@@ -186,12 +219,18 @@ class VGFTorchLearner(TorchLearner):
         self.metrics.log_value(NUM_UPDATES_LIFETIME, self._num_updates, window=1)
         return self.metrics.reduce()
 
-    def get_state(self, *args, **kwargs) -> StateDict:
-        """Learner state plus what exact resumption needs: update count and RNG states."""
-        state = super().get_state(*args, **kwargs)
+    def get_state(
+        self, components: Any = None, *, not_components: Any = None, **kwargs
+    ) -> StateDict:
+        """Learner state plus what exact resumption needs: update count, RNG states and (in
+        full states such as checkpoints, not weight syncs) the buffer's online rows."""
+        state = super().get_state(components, not_components=not_components, **kwargs)
         state[NUM_UPDATES_LIFETIME] = self._num_updates
         state["index_generator_state"] = self._index_generator.get_state()
         state["torch_rng_state"] = torch.get_rng_state()
+        full = self._check_component(BUFFER_STATE, components, not_components)
+        if self._data is not None and full:  # the offline rows come from the dataset
+            state[BUFFER_STATE] = self._data.get_state()
         if self._device.type == "cuda":
             state["cuda_rng_state"] = torch.cuda.get_rng_state(self._device)
         return state
@@ -199,6 +238,10 @@ class VGFTorchLearner(TorchLearner):
     def set_state(self, state: StateDict) -> None:
         super().set_state(state)
         self._num_updates = int(state.get(NUM_UPDATES_LIFETIME, self._num_updates))
+        if BUFFER_STATE in state:
+            if self._data is None:
+                raise RuntimeError("load_resident_dataset() must run before restoring the buffer")
+            self._data.set_state(state[BUFFER_STATE])
         if "index_generator_state" in state:
             self._index_generator.set_state(torch.as_tensor(state["index_generator_state"]))
         if "torch_rng_state" in state:

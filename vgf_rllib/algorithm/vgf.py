@@ -17,10 +17,15 @@ Deviations of the algorithm from RLlib's offline algorithms, on purpose:
   hands the arrays to every learner, which keeps them on its device.
 - ``training_step`` runs ``updates_per_iteration`` gradient steps inside each learner.
 - ``step`` adds ``vgf_eval`` (one record per L_test) on evaluation iterations.
-- ``restore_from_path`` skips the EnvRunner sync. RLlib's own restore syncs weights to the
-  ``env_runner_group``, which is None for an offline-only algorithm, so its
-  ``from_checkpoint`` / ``restore_from_path`` (and with them Tune restore) crash, as they do
-  for RLlib's own BC; with this override ``VGF.from_checkpoint`` and Tune restore work.
+- Offline-to-online (``online(online_env_steps=...)``): after ``offline_updates`` gradient
+  steps, EnvRunners (:class:`~vgf_rllib.algorithm.env_runner.VGFEnvRunner`) collect
+  transitions that are appended to the learner-resident buffer; the learner's weights are
+  synced to them after every iteration (docs/algorithm.md, "Offline-to-online fine-tuning").
+- ``restore_from_path`` skips RLlib's EnvRunner sync and syncs weights itself, only where
+  EnvRunners exist. RLlib's own restore syncs weights to the ``env_runner_group``, which is
+  None for an offline-only algorithm, so its ``from_checkpoint`` / ``restore_from_path`` (and
+  with them Tune restore) crash, as they do for RLlib's own BC; with this override
+  ``VGF.from_checkpoint`` and Tune restore work.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+from functools import partial
 from typing import Any, Sequence
 
 import gymnasium as gym
@@ -38,10 +44,13 @@ from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.checkpoints import Checkpointable
-from ray.rllib.utils.metrics import LEARNER_RESULTS
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS
 from ray.rllib.utils.typing import ResultDict
+from ray.tune.registry import register_env
 
+from vgf_rllib.algorithm.env_runner import VGFEnvRunner
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, VGFTorchLearner
+from vgf_rllib.algorithm.online import online_rewards, updates_due
 from vgf_rllib.algorithm.rl_module import AUTO, DEFAULT_MAX_TEST_FLOW_STEPS, VGFTorchRLModule
 from vgf_rllib.core.directions import VARIANTS
 from vgf_rllib.core.losses import PARTICLE_AGGREGATIONS
@@ -65,6 +74,7 @@ from vgf_rllib.evaluation import (
     evaluate_budgets,
     evaluation_seed,
     results_by_budget,
+    success_timing_kwargs,
 )
 
 #: config fields the RLModule needs (passed through ``model_config``)
@@ -121,7 +131,7 @@ class VGFConfig(AlgorithmConfig):
         # Tune's system-usage monitor needs psutil and GPUtil, which are not dependencies; left
         # on it only logs "Install gputil" (docs/runs.md).
         self.log_sys_usage = False
-        self._is_online = False  # offline only: no EnvRunners are created
+        self.env_runner_cls = VGFEnvRunner   # acts with online_flow_steps, returns transitions
         # fmt: off
         # Data (docs/algorithm.md, "Data"; docs/data.md): a path (.npz, .parquet, Minari dir),
         # "ogbench:<name>", "minari:<id>".
@@ -155,13 +165,27 @@ class VGFConfig(AlgorithmConfig):
         # Test time (docs/algorithm.md, "Acting and the test-time budget").
         self.test_flow_steps = [0, 1, 2, 3]   # L_test budgets scored by each evaluation ("auto" too)
         self.max_test_flow_steps = DEFAULT_MAX_TEST_FLOW_STEPS  # most steps of the "auto" budget
-        self.inference_flow_steps = None      # L used when acting in env runners (None: L_train)
+        self.inference_flow_steps = None      # L of the module's own acting (None: L_train)
         self.eval_interval = 0                # evaluate every this many iterations (0: never)
         self.eval_episodes = EVAL_EPISODES    # episodes per L_test and evaluation (50)
         self.eval_num_particles = None        # N at test time (None: num_particles)
         self.eval_step_size = None            # eps at test time (None: step_size)
         self.success_timing = None            # OGBench: "pre" / "post" (None: ogbench default)
+        # Offline-to-online (docs/algorithm.md, "Offline-to-online fine-tuning"); EnvRunners
+        # are RLlib's: num_env_runners, num_envs_per_env_runner (`env_runners(...)`).
+        self.online_env_steps = 0             # env steps to collect (0: offline only)
+        self.offline_updates = 0              # gradient steps before collection starts
+        self.online_steps_per_iteration = 1000  # env steps collected per `train()` call
+        self.online_warmup_steps = 5000       # online env steps before updates resume
+        self.updates_per_env_step = 1.0       # gradient steps per collected env step
+        self.buffer_capacity = None           # ring capacity (None: dataset + online_env_steps)
+        self.online_flow_steps = 0            # L when EnvRunners act (0: best-of-N, authors)
         # fmt: on
+
+    @property
+    def is_online(self) -> bool:
+        """Whether EnvRunners are built: only for offline-to-online (``online_env_steps > 0``)."""
+        return bool(self.online_env_steps)
 
     def training(
         self,
@@ -267,7 +291,9 @@ class VGFConfig(AlgorithmConfig):
                 "auto": per state, transport while a step's value gain exceeds the twin critics'
                 disagreement; docs/algorithm.md, "Adaptive test-time budget").
             max_test_flow_steps: The most transport steps the "auto" budget takes.
-            inference_flow_steps: L used when acting through RLlib (None: L_train).
+            inference_flow_steps: L of the module's own acting (``forward_inference``,
+                ``load_policy``; None: L_train); collecting EnvRunners use
+                ``online_flow_steps``.
             eval_interval: Evaluate every this many ``train()`` calls (0: never).
             eval_episodes: Episodes per L_test in each evaluation.
             eval_num_particles: N at test time (None: num_particles).
@@ -282,6 +308,43 @@ class VGFConfig(AlgorithmConfig):
         for name, value in locals().items():
             if name not in ("self", "__class__") and value is not NotProvided:
                 setattr(self, name, list(value) if name == "test_flow_steps" else value)
+        return self
+
+    def online(
+        self,
+        *,
+        online_env_steps: int | None = NotProvided,
+        offline_updates: int | None = NotProvided,
+        online_steps_per_iteration: int | None = NotProvided,
+        online_warmup_steps: int | None = NotProvided,
+        updates_per_env_step: float | None = NotProvided,
+        buffer_capacity: int | None = NotProvided,
+        online_flow_steps: int | None = NotProvided,
+    ) -> "VGFConfig":
+        """Sets offline-to-online fine-tuning (docs/algorithm.md, "Offline-to-online
+        fine-tuning"); the number of EnvRunners is RLlib's ``env_runners(num_env_runners=)``.
+
+        Args:
+            online_env_steps: Env steps to collect in total (0: offline only).
+            offline_updates: Gradient steps on the offline data before collection starts
+                (0: from the first iteration, e.g. after restoring an offline checkpoint).
+            online_steps_per_iteration: Env steps collected per ``train()`` call, split
+                across the EnvRunners.
+            online_warmup_steps: Online env steps collected before gradient updates resume
+                (the authors: 5000).
+            updates_per_env_step: Gradient steps per collected env step after the warm-up.
+            buffer_capacity: Transitions the learner-resident ring holds (None: the dataset
+                plus ``online_env_steps``, so nothing is overwritten); must exceed the
+                dataset size.
+            online_flow_steps: Transport steps L when EnvRunners act (0: best-of-N, as the
+                authors).
+
+        Returns:
+            This updated VGFConfig.
+        """
+        for name, value in locals().items():
+            if name not in ("self", "__class__") and value is not NotProvided:
+                setattr(self, name, value)
         return self
 
     def field_names(self) -> list[str]:
@@ -330,7 +393,7 @@ class VGFConfig(AlgorithmConfig):
 
     @property
     def resolved_inference_flow_steps(self) -> int:
-        """L used for acting through RLlib: ``inference_flow_steps`` or L_train."""
+        """L of the module's own acting: ``inference_flow_steps`` or L_train."""
         if self.inference_flow_steps is None:
             return self.train_flow_steps
         return self.inference_flow_steps
@@ -400,6 +463,14 @@ class VGFConfig(AlgorithmConfig):
                 self._value_error(
                     f"success_timing applies to OGBench envs only, not to env {self.env!r}"
                 )
+        self._check_int("online_env_steps", minimum=0)
+        self._check_int("offline_updates", minimum=0)
+        self._check_int("online_steps_per_iteration", minimum=1)
+        self._check_int("online_warmup_steps", minimum=0)
+        self._check_int("online_flow_steps", minimum=0)
+        self._check_positive("updates_per_env_step")
+        if self.buffer_capacity is not None:
+            self._check_int("buffer_capacity", minimum=1)
         if self.eval_interval and not self.env:
             self._value_error(
                 "eval_interval > 0 needs an evaluation env: config.environment(env=...)"
@@ -432,6 +503,8 @@ class VGFConfig(AlgorithmConfig):
 
 
 EVAL_RESULTS = "vgf_eval"
+#: result key: online env steps collected so far (counted by the learner-resident buffer)
+ONLINE_ENV_STEPS = "num_online_env_steps_lifetime"
 
 
 def check_learner_resources(config: VGFConfig, *, action_dim: int) -> None:
@@ -494,13 +567,39 @@ class VGF(Algorithm):
             check_against_spaces(dataset, *spaces)
         prepared.environment(observation_space=spaces[0], action_space=spaces[1])
         check_learner_resources(prepared, action_dim=dataset.action_dim)
+        capacity = self._buffer_capacity(prepared, len(dataset))
+        if prepared.is_online:
+            if not prepared.env:
+                raise ValueError(
+                    f"online_env_steps={prepared.online_env_steps} needs an env to collect in: "
+                    "config.environment(env=...) (suite datasets name their own)"
+                )
+            register_online_env(prepared)
         prepared.freeze()
         self.config = prepared
+        self._dataset_metadata = dict(dataset.metadata)
         super().setup(prepared)
         self.dataset_size = len(dataset)
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
         arrays = dataset.as_dict()
-        self._on_every_learner(lambda learner: learner.load_resident_dataset(arrays, *stats))
+        self._on_every_learner(
+            lambda learner: learner.load_resident_dataset(arrays, *stats, capacity=capacity)
+        )
+        self._sync_env_runner_weights()  # the observation statistics
+
+    @staticmethod
+    def _buffer_capacity(config: VGFConfig, dataset_size: int) -> int | None:
+        """Rows of the learner-resident buffer: the dataset alone when offline only."""
+        if not config.is_online:
+            return None
+        if config.buffer_capacity is None:
+            return dataset_size + config.online_env_steps
+        if config.buffer_capacity <= dataset_size:
+            raise ValueError(
+                f"buffer_capacity must exceed the offline dataset's {dataset_size} transitions "
+                f"so that online transitions fit, got {config.buffer_capacity}"
+            )
+        return config.buffer_capacity
 
     @staticmethod
     def _load_dataset(config: VGFConfig, *, action_space: gym.Space | None) -> OfflineDataset:
@@ -513,15 +612,78 @@ class VGF(Algorithm):
         return load_dataset(config.dataset, **options)
 
     def training_step(self) -> None:
-        """``updates_per_iteration`` i.i.d. gradient steps in every learner.
+        """One iteration: ``updates_per_iteration`` i.i.d. gradient steps in every learner, or,
+        in the online phase, collect env steps, append them and update per collected step.
 
-        One step: docs/algorithm.md, "Critic target".
+        One step: docs/algorithm.md, "Critic target"; phases: "Offline-to-online fine-tuning".
         """
-        num_updates = self.config.updates_per_iteration
+        num_updates, collected = self._learner_progress()
+        config = self.config
+        collecting = collected < config.online_env_steps and num_updates >= config.offline_updates
+        if config.is_online and collecting:
+            self._online_training_step(collected)
+        else:
+            self._update_learners(config.updates_per_iteration)
+        self._sync_env_runner_weights()
+
+    def _online_training_step(self, collected: int) -> None:
+        """Collect up to ``online_steps_per_iteration`` env steps, append them to every
+        learner's buffer, then run the gradient steps they are owed."""
+        config = self.config
+        wanted = min(config.online_steps_per_iteration, config.online_env_steps - collected)
+        transitions, runner_metrics = self._collect_transitions(wanted)
+        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+        transitions["rewards"] = online_rewards(transitions["rewards"], self._dataset_metadata)
+        total = self._on_every_learner(lambda learner: learner.append_transitions(transitions))[0]
+        schedule = partial(
+            updates_due,
+            warmup_steps=config.online_warmup_steps,
+            updates_per_env_step=config.updates_per_env_step,
+        )
+        updates = schedule(total) - schedule(collected)
+        if updates:
+            self._update_learners(updates)
+
+    def _collect_transitions(self, num_steps: int) -> tuple[dict[str, np.ndarray], list[Any]]:
+        """``num_steps`` env steps split across the remote EnvRunners (the local one when
+        there are none); returns the concatenated transitions and each runner's metrics."""
+        group = self.env_runner_group
+        if group.num_remote_env_runners() == 0:
+            runner = group.local_env_runner
+            return runner.sample_transitions(num_steps), [runner.get_metrics()]
+        ids = group.healthy_worker_ids()
+        if not ids:
+            raise RuntimeError("no healthy EnvRunner is left to collect online transitions")
+        shares = [num_steps // len(ids) + (i < num_steps % len(ids)) for i in range(len(ids))]
+        ids, shares = zip(*[(i, n) for i, n in zip(ids, shares) if n > 0])
+        outputs = group.foreach_env_runner(
+            [partial(_sample_share, num_steps=n) for n in shares],
+            local_env_runner=False,
+            remote_worker_ids=list(ids),
+        )
+        transitions = {
+            name: np.concatenate([out[0][name] for out in outputs]) for name in outputs[0][0]
+        }
+        return transitions, [out[1] for out in outputs]
+
+    def _update_learners(self, num_updates: int) -> None:
         learner_results = self._on_every_learner(
             lambda learner: learner.train_on_resident_data(num_updates)
         )
         self.metrics.aggregate(learner_results, key=LEARNER_RESULTS)
+
+    def _learner_progress(self) -> tuple[int, int]:
+        """(gradient steps, online transitions appended) of the first learner."""
+        return self._on_every_learner(
+            lambda learner: (learner.num_updates, learner.num_online_transitions)
+        )[0]
+
+    def _sync_env_runner_weights(self) -> None:
+        """Give every EnvRunner the learner's latest weights (online configs only)."""
+        if self.env_runner_group is not None:
+            self.env_runner_group.sync_weights(
+                from_worker_or_learner_group=self.learner_group, inference_only=True
+            )
 
     def _on_every_learner(self, fn: Any) -> list[Any]:
         """Run ``fn(learner)`` on every learner; re-raise the first learner error."""
@@ -529,7 +691,9 @@ class VGF(Algorithm):
 
     def step(self) -> ResultDict:
         results = super().step()
-        results[NUM_UPDATES_LIFETIME] = results[LEARNER_RESULTS][NUM_UPDATES_LIFETIME]
+        results[NUM_UPDATES_LIFETIME], online_steps = self._learner_progress()
+        if self.config.is_online:
+            results[ONLINE_ENV_STEPS] = online_steps
         interval = self.config.eval_interval
         if interval and (self.iteration + 1) % interval == 0:
             results[EVAL_RESULTS] = self.evaluate_test_time_budgets()
@@ -568,5 +732,20 @@ class VGF(Algorithm):
         return results_by_budget(results)
 
     def restore_from_path(self, path: Any, *args, **kwargs) -> None:
-        """Restore learner state (weights, optimizers, RNG) without syncing EnvRunners."""
+        """Restore learner state (weights, optimizers, RNG, the buffer's online rows), then
+        give the EnvRunners (online configs only) the restored weights."""
         Checkpointable.restore_from_path(self, path, *args, **kwargs)
+        self._sync_env_runner_weights()
+
+
+def _sample_share(runner: VGFEnvRunner, *, num_steps: int) -> tuple[dict[str, np.ndarray], Any]:
+    """Run on one EnvRunner: its share of an iteration's env steps and its metrics."""
+    return runner.sample_transitions(num_steps), runner.get_metrics()
+
+
+def register_online_env(config: VGFConfig) -> None:
+    """Register ``config.env`` (any spec :func:`vgf_rllib.envs.make_env` takes, such as
+    ``ogbench:...``) with Tune so that RLlib's EnvRunners build the evaluation env."""
+    spec = config.env
+    kwargs = success_timing_kwargs(spec, config.success_timing)
+    register_env(spec, lambda _context: make_env(spec, **kwargs))

@@ -19,8 +19,9 @@ REAPER_SCRIPT = Path(__file__).with_name("process_reaper.py")
 
 
 def needs_ray(config: Any) -> bool:
-    """Whether building ``config``'s algorithm starts Ray actors (remote learners or runners)."""
-    return bool(config.num_learners) or bool(getattr(config, "num_env_runners", 0))
+    """Whether building ``config``'s algorithm starts Ray actors: remote learners, or remote
+    EnvRunners of an online phase (an offline config creates no EnvRunners)."""
+    return bool(config.num_learners) or (config.is_online and bool(config.num_env_runners))
 
 
 @contextmanager

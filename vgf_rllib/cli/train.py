@@ -33,6 +33,9 @@ VGF fields for --set (defaults from the authors' code; docs/algorithm.md, "Defau
   critic_lr=3e-4  sampler_lr=3e-4  tau=0.005  inference_flow_steps=null
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
   rescale_actions=false  dataset_dir=PATH
+online fine-tuning (with --online-env-steps N): offline_updates=0  online_steps_per_iteration=1000
+  online_warmup_steps=5000  updates_per_env_step=1.0  buffer_capacity=null  online_flow_steps=0
+  num_env_runners=0
 and RLlib's own, e.g. gamma=0.99  train_batch_size_per_learner=256  seed=0
   num_learners=0  num_gpus_per_learner=1.
 Values are parsed as YAML: 3 -> int, 0.1 -> float, [0,1] -> list, true -> bool.
@@ -99,6 +102,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="gradient steps per iteration (default 1000)",
     )
     parser.add_argument(
+        "--online-env-steps", type=int, default=None,
+        help="env steps of online fine-tuning after the offline phase (default 0: offline "
+        "only; the phase length is --set offline_updates=N; docs/algorithm.md)",
+    )
+    parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="set any config field (repeatable; see the list below)",
     )
@@ -135,6 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 DEFAULT_ITERATIONS = 10
+LOSS_KEYS = ("critic_loss", "flow_loss", "q_mean")
 DEFAULT_UPDATES_PER_ITERATION = 1000
 
 
@@ -163,6 +172,7 @@ def new_run_info(args: argparse.Namespace) -> dict[str, Any]:
         "success_timing": args.success_timing,
         "iterations": args.iterations or DEFAULT_ITERATIONS,
         "updates_per_iteration": args.updates_per_iteration or DEFAULT_UPDATES_PER_ITERATION,
+        "online_env_steps": args.online_env_steps or 0,
     }
 
 
@@ -174,6 +184,7 @@ def resumed_run_info(args: argparse.Namespace, recorded: dict[str, Any]) -> dict
         "overrides": args.overrides or None,
         "success_timing": args.success_timing,
         "updates_per_iteration": args.updates_per_iteration,
+        "online_env_steps": args.online_env_steps,
     }
     for key, value in given.items():
         if value is not None and value != recorded.get(key):
@@ -194,6 +205,7 @@ def build_config(info: dict[str, Any]) -> Any:
         VGFConfig()
         .offline_dataset(dataset=info["dataset"])
         .training(updates_per_iteration=info["updates_per_iteration"])
+        .online(online_env_steps=info.get("online_env_steps", 0))
         .apply_overrides(parse_overrides(info["overrides"]))
     )
     if info["env"]:
@@ -321,6 +333,7 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
     total = info["iterations"]
     previous = run_dir.keep_results_through(start)
     elapsed = previous[-1]["time_s"] if previous else 0.0
+    updates_before = (previous[-1].get("num_gradient_updates_lifetime") or 0) if previous else 0
     writer = SummaryWriter(str(run_dir.tensorboard_dir), purge_step=start + 1)
     began = time.time()
     with StopRequests() as stops, run_dir.results_file.open("a") as log, tqdm(
@@ -338,18 +351,17 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
                 except CheckpointError:
                     note = "; no checkpoint written"
                 return report_error(f"iteration {iteration}: {error}{note}")
+            updates = result.get("num_gradient_updates_lifetime") or 0
             record = iteration_record(
                 result, iteration, elapsed + time.time() - began,
-                updates_per_s=algo.config.updates_per_iteration / max(time.time() - tick, 1e-9),
+                updates_per_s=(updates - updates_before) / max(time.time() - tick, 1e-9),
             )
+            updates_before = updates
             log.write(json.dumps(record) + "\n")
             log.flush()
             write_scalars(writer, record)
             bar.update(1)
-            bar.set_postfix(
-                critic=f"{record['critic_loss']:.3g}", flow=f"{record['flow_loss']:.3g}",
-                upd_s=f"{record['updates_per_s']:.0f}",
-            )
+            bar.set_postfix(progress_fields(record))
             if iteration == total or stops.signal_name or iteration % args.checkpoint_every == 0:
                 try:
                     run_dir.save_checkpoint(algo.save_to_path, iteration, score=best_score(result))
@@ -377,26 +389,39 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
 def iteration_record(
     result: dict[str, Any], iteration: int, time_s: float, *, updates_per_s: float
 ) -> dict[str, Any]:
-    """One ``results.jsonl`` line (losses of the iteration, its evaluation if any)."""
-    losses = result["learners"]["default_policy"]
-    updates = result.get("num_gradient_updates_lifetime")
+    """One ``results.jsonl`` line: counts, speed, losses of the iteration (none in an online
+    warm-up iteration without gradient steps), its evaluation if any."""
     record = {
         "iteration": iteration,
-        "num_gradient_updates_lifetime": updates,
+        "num_gradient_updates_lifetime": result.get("num_gradient_updates_lifetime"),
         "time_s": round(time_s, 2),
         "updates_per_s": round(updates_per_s, 1),
-        **{key: float(losses[key]) for key in ("critic_loss", "flow_loss", "q_mean")},
     }
+    if "num_online_env_steps_lifetime" in result:
+        record["num_online_env_steps_lifetime"] = result["num_online_env_steps_lifetime"]
+    losses = result.get("learners", {}).get("default_policy", {})
+    record.update({key: float(losses[key]) for key in LOSS_KEYS if key in losses})
     if "vgf_eval" in result:
         record["vgf_eval"] = result["vgf_eval"]
     return record
 
 
+def progress_fields(record: dict[str, Any]) -> dict[str, str]:
+    """The progress bar's postfix: losses (when the iteration had gradient steps), speed,
+    collected env steps (online)."""
+    fields = {name: f"{record[key]:.3g}" for name, key in (("critic", "critic_loss"), ("flow", "flow_loss")) if key in record}
+    fields["upd_s"] = f"{record['updates_per_s']:.0f}"
+    if "num_online_env_steps_lifetime" in record:
+        fields["env_steps"] = str(record["num_online_env_steps_lifetime"])
+    return fields
+
+
 def write_scalars(writer: Any, record: dict[str, Any]) -> None:
     """The record's losses, speed and evaluation scores as TensorBoard scalars."""
     step = record["iteration"]
-    for key in ("critic_loss", "flow_loss", "q_mean", "updates_per_s"):
-        writer.add_scalar(f"train/{key}", record[key], step)
+    for key in (*LOSS_KEYS, "updates_per_s", "num_online_env_steps_lifetime"):
+        if key in record:
+            writer.add_scalar(f"train/{key}", record[key], step)
     for name, budget in (record.get("vgf_eval") or {}).items():
         if isinstance(budget, dict):
             writer.add_scalar(f"eval/{name}/score_mean", budget["score_mean"], step)
