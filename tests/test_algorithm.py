@@ -287,10 +287,10 @@ def test_compute_actions_takes_one_observation_or_a_batch_numpy_or_torch(trained
     from_torch = module.compute_actions(torch.as_tensor(batch), noise=noise)
     from_numpy = module.compute_actions(batch, noise=noise)
     assert isinstance(from_numpy, np.ndarray) and from_numpy.shape == (4, 2)
-    np.testing.assert_allclose(from_numpy, from_torch.numpy())
+    np.testing.assert_allclose(from_numpy, from_torch.numpy(), rtol=1e-5, atol=1e-6)
     one = module.compute_actions(batch[0], noise=noise[:1])
     assert isinstance(one, np.ndarray) and one.shape == (2,)
-    np.testing.assert_allclose(one, from_numpy[0])
+    np.testing.assert_allclose(one, from_numpy[0], rtol=1e-5, atol=1e-6)
     assert module.compute_actions(torch.as_tensor(batch[0]), noise=noise[:1]).shape == (2,)
     with pytest.raises(ValueError, match=r"observations of shape \(4, 5\): expected \(3,\)"):
         module.compute_actions(np.zeros((4, 5), np.float32))

@@ -255,3 +255,25 @@ def test_all_equal_particles_move_finitely():
     q_fn = lambda a: torch.stack([-(a - 0.5).pow(2).sum(-1)] * 2, -1)  # noqa: E731
     moved = transport(q_fn, particles, TransportSettings(steps=3, step_size=0.05, alpha=0.5))
     assert torch.isfinite(moved).all() and (moved > particles).all()  # towards 0.5, no NaN
+
+
+def test_non_finite_weights_stop_training_naming_the_network():
+    import torch
+
+    from vgf_rllib.algorithm.learner import NonFiniteLossError
+
+    algo = (
+        VGFConfig()
+        .offline_dataset(dataset=f"{DATASET_SPEC}-200")
+        .training(critic_hidden_layers=[8], sampler_hidden_layers=[8], updates_per_iteration=2,
+                  train_batch_size_per_learner=8)
+        .build_algo()
+    )
+    learner = algo.learner_group._learner
+    learner._check_finite_parameters(0)  # a fresh module is finite
+    module = learner.module["default_policy"].unwrapped()
+    with torch.no_grad():
+        next(module.velocity.parameters()).view(-1)[0] = float("inf")
+    with pytest.raises(NonFiniteLossError, match="the velocity weights became non-finite"):
+        learner._check_finite_parameters(0)
+    algo.stop()

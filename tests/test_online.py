@@ -14,7 +14,7 @@ from vgf_rllib.algorithm.env_runner import episodes_to_transitions
 from vgf_rllib.algorithm.online import online_rewards, updates_due
 from vgf_rllib.algorithm.replay import ResidentReplayBuffer
 from vgf_rllib.data.dataset import from_arrays
-from vgf_rllib.data.loading import SUITE_LOADERS
+from vgf_rllib.data.sources import SOURCES, DataSource
 from vgf_rllib.demo_chain import ENV_SPEC, final_reward, make_chain_arrays
 
 FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
@@ -144,7 +144,7 @@ def chain_suite(monkeypatch: pytest.MonkeyPatch) -> str:
         metadata = {"env_spec": ENV_SPEC, "reward_transform": "antmaze"}
         return from_arrays(arrays, source=f"test:{name}", metadata=metadata)
 
-    monkeypatch.setitem(SUITE_LOADERS, "test", load)
+    monkeypatch.setitem(SOURCES, "test", DataSource(prefix="test", load=load, eval_env=lambda name: ENV_SPEC))
     return f"test:{ANTMAZE_CHAIN}"
 
 

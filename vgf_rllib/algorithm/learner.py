@@ -216,8 +216,22 @@ class VGFTorchLearner(TorchLearner):
                     "normalize_observations=True or a reward scale may help)"
                 )
             self.metrics.log_value((DEFAULT_MODULE_ID, name), value, window=1)
+        self._check_finite_parameters(num_updates)
         self.metrics.log_value(NUM_UPDATES_LIFETIME, self._num_updates, window=1)
         return self.metrics.reduce()
+
+    def _check_finite_parameters(self, num_updates: int) -> None:
+        """Raise NonFiniteLossError naming the first network whose weights hold NaN or inf
+        (one reduction per network on the device, once per call)."""
+        module = self.module[DEFAULT_MODULE_ID].unwrapped()
+        for name, network in module.named_children():
+            params = [p for p in network.parameters()]
+            if params and not bool(torch.stack([p.isfinite().all() for p in params]).all()):
+                first = self._num_updates - num_updates + 1
+                raise NonFiniteLossError(
+                    f"the {name} weights became non-finite during gradient updates "
+                    f"{first}-{self._num_updates}: training stopped"
+                )
 
     def get_state(
         self, components: Any = None, *, not_components: Any = None, **kwargs
