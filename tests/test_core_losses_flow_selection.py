@@ -12,7 +12,7 @@ import torch
 from vgf_rllib.core.flow import flow_matching_loss, sample_flow
 from vgf_rllib.core.losses import aggregate_particles, td_target, twin_critic_loss, vgf_losses
 from vgf_rllib.core.networks import TwinCritic, VelocityField, polyak_update
-from vgf_rllib.core.policy import ParticlePolicySettings, act
+from vgf_rllib.core.policy import ParticlePolicySettings, act_with_steps
 from vgf_rllib.core.selection import select_action
 from vgf_rllib.core.transport import TransportSettings
 
@@ -145,12 +145,12 @@ def test_act_uses_the_noise_it_is_given():
     critic, velocity = TwinCritic(3, 2, [16]), VelocityField(3, 2, [16])
     settings = ParticlePolicySettings(5, 2, TransportSettings(steps=2, step_size=0.1))
     obs, noise = torch.randn(4, 3), torch.randn(4, 5, 2)
-    first = act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise)
-    second = act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise.clone())
+    first = act_with_steps(velocity, critic, obs, settings, score_twin_agg="min", noise=noise)[0]
+    second = act_with_steps(velocity, critic, obs, settings, score_twin_agg="min", noise=noise.clone())[0]
     assert torch.equal(first, second)
-    assert not torch.equal(first, act(velocity, critic, obs, settings, score_twin_agg="min"))
+    assert not torch.equal(first, act_with_steps(velocity, critic, obs, settings, score_twin_agg="min")[0])
     with pytest.raises(ValueError, match=r"sampler noise must have shape .*\(4, 5, 2\)"):
-        act(velocity, critic, obs, settings, score_twin_agg="min", noise=noise[:, :3])
+        act_with_steps(velocity, critic, obs, settings, score_twin_agg="min", noise=noise[:, :3])[0]
 
 
 def test_act_returns_in_bound_actions_and_needs_no_param_grads():
@@ -158,7 +158,7 @@ def test_act_returns_in_bound_actions_and_needs_no_param_grads():
     critic, velocity = TwinCritic(3, 2, [16]), VelocityField(3, 2, [16])
     settings = ParticlePolicySettings(5, 2, TransportSettings(steps=3, step_size=0.1))
     with torch.no_grad():
-        actions = act(velocity, critic, torch.randn(7, 3), settings, score_twin_agg="min")
+        actions = act_with_steps(velocity, critic, torch.randn(7, 3), settings, score_twin_agg="min")[0]
     assert actions.shape == (7, 2) and actions.abs().max() <= 1.0
     assert all(p.grad is None for p in critic.parameters())
     with pytest.raises(ValueError, match="num_particles"):

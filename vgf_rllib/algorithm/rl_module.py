@@ -155,7 +155,7 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         ``(B, obs_dim)``, numpy or torch; the actions come back in the same form.
 
         ``noise`` ``(B, N, action_dim)`` and ``uniform`` ``(B,)`` fix the acting path's random
-        draws (see :func:`vgf_rllib.core.policy.act`); fresh ones are drawn when None.
+        draws (see :func:`vgf_rllib.core.policy.act_with_steps`); fresh ones are drawn when None.
         See docs/algorithm.md, "Acting and the test-time budget".
         """
         batch, single, as_numpy = self._observation_batch(obs)

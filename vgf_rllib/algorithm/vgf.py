@@ -95,6 +95,29 @@ MODULE_FIELDS = (
 )
 
 
+#: integer config fields and their smallest valid value (validated in ``VGFConfig.validate``)
+INT_FIELD_MINIMUMS = {
+    "num_particles": 1,
+    "sampler_euler_steps": 1,
+    "train_flow_steps": 0,
+    "updates_per_iteration": 1,
+    "train_batch_size_per_learner": 1,
+    "eval_interval": 0,
+    "eval_episodes": 1,
+    "max_test_flow_steps": 1,
+    "inference_flow_steps": 0,
+    "eval_num_particles": 1,
+    "online_env_steps": 0,
+    "offline_updates": 0,
+    "online_steps_per_iteration": 1,
+    "online_warmup_steps": 0,
+    "online_flow_steps": 0,
+    "buffer_capacity": 1,
+}
+#: the integer fields that may also be None (then: a default derived elsewhere)
+OPTIONAL_INT_FIELDS = ("inference_flow_steps", "eval_num_particles", "buffer_capacity")
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -407,18 +430,10 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(
                 f"VGF uses critic_lr and sampler_lr; `lr` must be None, got {self.lr}"
             )
-        self._check_int("num_particles", minimum=1)
-        self._check_int("sampler_euler_steps", minimum=1)
-        self._check_int("train_flow_steps", minimum=0)
-        self._check_int("updates_per_iteration", minimum=1)
-        self._check_int("train_batch_size_per_learner", minimum=1)
-        self._check_int("eval_interval", minimum=0)
-        self._check_int("eval_episodes", minimum=1)
-        self._check_int("max_test_flow_steps", minimum=1)
+        for name, minimum in INT_FIELD_MINIMUMS.items():
+            if name not in OPTIONAL_INT_FIELDS or getattr(self, name) is not None:
+                self._check_int(name, minimum=minimum)
         self._check_choice("variant", list(VARIANTS))
-        for name in ("inference_flow_steps", "eval_num_particles"):
-            if getattr(self, name) is not None:
-                self._check_int(name, minimum=0 if name == "inference_flow_steps" else 1)
         for name in ("step_size", "alpha", "critic_lr", "sampler_lr", "selection_temperature"):
             self._check_positive(name)
         if self.eval_step_size is not None:
@@ -463,14 +478,7 @@ class VGFConfig(AlgorithmConfig):
                 self._value_error(
                     f"success_timing applies to OGBench envs only, not to env {self.env!r}"
                 )
-        self._check_int("online_env_steps", minimum=0)
-        self._check_int("offline_updates", minimum=0)
-        self._check_int("online_steps_per_iteration", minimum=1)
-        self._check_int("online_warmup_steps", minimum=0)
-        self._check_int("online_flow_steps", minimum=0)
         self._check_positive("updates_per_env_step")
-        if self.buffer_capacity is not None:
-            self._check_int("buffer_capacity", minimum=1)
         if self.eval_interval and not self.env:
             self._value_error(
                 "eval_interval > 0 needs an evaluation env: config.environment(env=...)"

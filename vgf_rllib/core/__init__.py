@@ -9,7 +9,7 @@ from vgf_rllib.core.directions import VARIANTS, KernelField, LearnedField, Trans
 from vgf_rllib.core.flow import flow_matching_loss, sample_flow
 from vgf_rllib.core.losses import td_target, twin_critic_loss, vgf_losses
 from vgf_rllib.core.networks import GradientField, TwinCritic, VelocityField
-from vgf_rllib.core.policy import ParticlePolicySettings, act, propose_particles
+from vgf_rllib.core.policy import ParticlePolicySettings, act_with_steps, propose_particles
 from vgf_rllib.core.selection import select_action
 from vgf_rllib.core.transport import (
     TransportSettings,
@@ -28,7 +28,7 @@ __all__ = [
     "TransportSettings",
     "TwinCritic",
     "VelocityField",
-    "act",
+    "act_with_steps",
     "adaptive_transport",
     "flow_matching_loss",
     "move_particles",

@@ -110,24 +110,3 @@ def act_with_steps(
     with torch.no_grad():
         scores = aggregate_twins(critic(per_particle(obs, particles.shape[1]), particles), score_twin_agg)
     return select_action(particles, scores, selection, temperature=temperature, uniform=uniform), steps
-
-
-def act(
-    velocity: VelocityField,
-    critic: TwinCritic,
-    obs: torch.Tensor,
-    settings: ParticlePolicySettings,
-    *,
-    score_twin_agg: str,
-    selection: str = "argmax",
-    temperature: float = 1.0,
-    field: TransportField = KERNEL_FIELD,
-    noise: torch.Tensor | None = None,
-    uniform: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """The actions of :func:`act_with_steps`."""
-    actions, _ = act_with_steps(
-        velocity, critic, obs, settings, score_twin_agg=score_twin_agg, selection=selection,
-        temperature=temperature, field=field, noise=noise, uniform=uniform,
-    )
-    return actions
