@@ -78,11 +78,12 @@ def write_json_atomically(path: Path, payload: Any) -> None:
 
 def write_manifest(checkpoint: Path, extra: dict[str, Any]) -> None:
     """Flush every file of ``checkpoint`` and record its size and SHA-256 (written last)."""
+    paths = list(_files(checkpoint))
     files = {}
-    for path in _files(checkpoint):
+    for path in paths:
         _fsync(path)
         files[str(path.relative_to(checkpoint))] = {"size": path.stat().st_size, "sha256": _sha256(path)}
-    for folder in sorted({path.parent for path in _files(checkpoint)}, reverse=True):
+    for folder in sorted({path.parent for path in paths}, reverse=True):
         _fsync(folder)
     write_json_atomically(checkpoint / MANIFEST_FILE, {**extra, "files": files})
     _fsync(checkpoint)

@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
                 "evaluation_seed": evaluation_seed(algo.config.seed),
             })
         elif args.iterations:
-            run_dir.write_info({**run_dir.read_info(), "iterations": info["iterations"]})
+            run_dir.write_info(info)  # the recorded run with its new total
         return train_and_evaluate(args, algo, run_dir, start=start)
 
 
