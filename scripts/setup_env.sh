@@ -12,4 +12,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "$TORCH_SPEC"
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# (PYTHONWARNINGS: setuptools warns at every editable build about same-named folders, nothing to act on)
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".[test]"

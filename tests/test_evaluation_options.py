@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
@@ -203,3 +204,23 @@ def test_results_table_shows_standard_errors():
     assert "return +- s.e." in table
     assert "1.000 +- 1.000" in table  # std 2 over sqrt(4) episodes
     assert "50.00 +- 5.00" in table
+
+
+def test_results_table_shows_paired_gains_over_the_first_budget():
+    from vgf_rllib.cli.output import format_budget_table
+
+    def record(steps: int, returns: list[float]) -> dict:
+        values = np.asarray(returns)
+        return {"test_flow_steps": steps, "episodes": len(returns), "return_mean": values.mean(),
+                "return_std": values.std(), "score_mean": values.mean(),
+                "score_std": values.std(), "episode_returns": returns}
+
+    # starting states spread the returns widely; the second budget gains 1 or 3 on each episode
+    first, second = [-100.0, -10.0, -50.0, -1.0], [-99.0, -7.0, -49.0, 2.0]
+    table = format_budget_table({"L0": record(0, first), "L1": record(1, second),
+                                 "best_test_flow_steps": 1})
+    assert "vs first +- s.e." in table
+    assert "+2.000 +- 0.500" in table  # differences 1, 3, 1, 3: mean 2, std 1 over sqrt(4)
+    # without per-episode returns (older records) the column is left out
+    for entry in ({"L0": record(0, first)}, {"L0": record(0, first), "L1": record(1, second[:3])}):
+        assert "vs first" not in format_budget_table(entry)

@@ -18,7 +18,7 @@ from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
 from vgf_rllib.cli import main
 from vgf_rllib.core.losses import vgf_losses
 from vgf_rllib.demo import ACTION_DIM, OBS_DIM, make_demo_arrays
-from vgf_rllib.evaluation import unsquash_actions
+from vgf_rllib.data.spaces import unsquash_actions
 from vgf_rllib.policy import load_policy
 
 #: the exported budget differs from the trained one (N=4, K=3, L=1) in every field

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vgf_rllib.data.ogbench_data import SUCCESS_TIMINGS, env_success_timing
+from vgf_rllib.data.spaces import unsquash_actions
 from vgf_rllib.envs import make_env, normalized_score
 
 MAX_PARALLEL_ENVS = 16
@@ -51,6 +52,8 @@ class BudgetResult:
     flow_steps_mean: float | None = None
     flow_steps_max: int | None = None
     flow_steps_limit: int | None = None
+    # one return per episode, in episode (seed) order: budgets of one evaluation are paired
+    episode_returns: list[float] | None = None
 
     def as_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -62,7 +65,8 @@ class BudgetResult:
 
 #: record fields left out where they do not apply
 OPTIONAL_FIELDS = (
-    "success_rate", "success_timing", "flow_steps_mean", "flow_steps_max", "flow_steps_limit"
+    "success_rate", "success_timing", "flow_steps_mean", "flow_steps_max", "flow_steps_limit",
+    "episode_returns",
 )
 
 
@@ -74,26 +78,6 @@ def budget_key(flow_steps: int | str) -> str:
 def budget_order(flow_steps: int | str) -> tuple[int, int]:
     """Sort key of budgets: fixed L_test in increasing order, then "auto"."""
     return (1, 0) if flow_steps == AUTO_BUDGET else (0, int(flow_steps))
-
-
-def unsquash_actions(actions: np.ndarray, space: gym.spaces.Box) -> np.ndarray:
-    """Map actions from [-1, 1] to the Box's bounds (what RLlib's connector does when acting).
-
-    Unbounded Boxes leave actions unchanged.
-    """
-    if not has_finite_bounds(space):
-        return actions
-    return scale_to_bounds(actions, space.low, space.high)
-
-
-def has_finite_bounds(space: gym.spaces.Box) -> bool:
-    """Whether every action dimension has a finite low and high bound."""
-    return bool(np.isfinite(space.low).all() and np.isfinite(space.high).all())
-
-
-def scale_to_bounds(actions: Any, low: Any, high: Any) -> Any:
-    """low + (clip(a, -1, 1) + 1) (high - low) / 2, for numpy arrays and torch tensors alike."""
-    return low + (actions.clip(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
 
 
 def run_episodes(
@@ -288,6 +272,7 @@ def _budget_result(
         score_mean=float(np.mean(scores)),
         score_std=float(np.std(scores)),
         success_rate=None if success is None else float(success.mean()),
+        episode_returns=[float(r) for r in returns],
     )
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from vgf_rllib.evaluation import has_finite_bounds, scale_to_bounds
+from vgf_rllib.data.spaces import has_finite_bounds, scale_to_bounds
 
 #: name of the JSON record stored inside the artifact (``torch.export.load(extra_files=...)``)
 METADATA_FILE = "vgf_policy.json"

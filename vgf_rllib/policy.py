@@ -18,7 +18,7 @@ def load_policy(path: str | Path) -> Any:
 
     Act with ``module.compute_actions(obs)`` (one observation or a batch, numpy or torch;
     actions in [-1, 1]: map them to the env's bounds with
-    :func:`vgf_rllib.evaluation.unsquash_actions`), and change the test-time budget with
+    :func:`vgf_rllib.data.spaces.unsquash_actions`), and change the test-time budget with
     ``module.set_test_time_budget(flow_steps=..., num_particles=..., step_size=...)``.
     """
     directory = module_dir(path)

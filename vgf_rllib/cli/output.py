@@ -6,6 +6,8 @@ import math
 import sys
 from typing import Any
 
+import numpy as np
+
 from vgf_rllib.evaluation import budget_order
 
 #: (title, record key, format); "return" and "score" show mean +- standard error of the mean,
@@ -17,15 +19,35 @@ COLUMNS = (
     ("success", "success_rate", "{:.1%}"),
     ("score +- s.e.", "score", "{:.2f} +- {:.2f}"),
     ("steps mean (max)", "flow_steps", "{:.2f} ({})"),
+    ("vs first +- s.e.", "paired_gain", "{:+.3f} +- {:.3f}"),
 )
 #: columns shown only when some record has them
-OPTIONAL_COLUMNS = {"success_rate": "success_rate", "flow_steps": "flow_steps_mean"}
+OPTIONAL_COLUMNS = {
+    "success_rate": "success_rate", "flow_steps": "flow_steps_mean", "paired_gain": "paired_gain"
+}
 
 
 def budget_records(entry: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``L{n}`` (and ``Lauto``) records of a ``vgf_eval`` entry, by L_test, "auto" last."""
     records = [value for key, value in entry.items() if key.startswith("L") and isinstance(value, dict)]
     return sorted(records, key=lambda record: budget_order(record["test_flow_steps"]))
+
+
+def with_paired_gains(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``paired_gain`` (mean, s.e.) to each record after the first: the mean over episodes of
+    its return minus the first budget's return on the same episode (the budgets of one evaluation
+    play the same seeded episodes), which removes the spread between starting states that the
+    per-row standard errors carry. Records without equally long ``episode_returns`` get none."""
+    lengths = {len(r.get("episode_returns") or ()) for r in records}
+    if len(records) < 2 or len(lengths) != 1 or 0 in lengths:
+        return records
+    first = np.asarray(records[0]["episode_returns"])
+    gained = [records[0]]
+    for record in records[1:]:
+        differences = np.asarray(record["episode_returns"]) - first
+        gain = (float(differences.mean()), float(differences.std() / math.sqrt(len(first))))
+        gained.append({**record, "paired_gain": gain})
+    return gained
 
 
 def _cell(record: dict[str, Any], title: str, key: str | None, fmt: str) -> str:
@@ -36,12 +58,14 @@ def _cell(record: dict[str, Any], title: str, key: str | None, fmt: str) -> str:
         if "flow_steps_mean" in record:
             return fmt.format(record["flow_steps_mean"], record["flow_steps_max"])
         return f"{record['test_flow_steps']}"  # a fixed budget takes L_test steps everywhere
+    if key == "paired_gain":
+        return fmt.format(*record[key]) if key in record else "-"
     return fmt.format(record[key]) if key in record else "-"
 
 
 def format_budget_table(entry: dict[str, Any]) -> str:
     """A fixed-width table with one row per L_test; the best budget is starred."""
-    records = budget_records(entry)
+    records = with_paired_gains(budget_records(entry))
     columns = [
         c for c in COLUMNS
         if c[1] not in OPTIONAL_COLUMNS or any(OPTIONAL_COLUMNS[c[1]] in r for r in records)
@@ -59,10 +83,11 @@ def format_budget_table(entry: dict[str, Any]) -> str:
 
 
 def print_budget_table(entry: dict[str, Any], *, title: str) -> None:
-    print(
-        f"\n{title}\n{format_budget_table(entry)}\n"
-        "(* best L_test; L_test = 0 is best-of-N; s.e. = standard error of the mean over episodes)"
-    )
+    table = format_budget_table(entry)
+    notes = "* best L_test; L_test = 0 is best-of-N; s.e. = standard error of the mean over episodes"
+    if "vs first" in table:
+        notes += ";\n vs first = return minus the first row's return on the same seeded episodes"
+    print(f"\n{title}\n{table}\n({notes})")
 
 
 def report_error(message: object, *, code: int = 2) -> int:

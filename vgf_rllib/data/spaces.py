@@ -1,4 +1,5 @@
-"""Datasets against an environment's spaces: dimension checks and action rescaling.
+"""Datasets against an environment's spaces: dimension checks and action rescaling both ways
+(env bounds -> [-1, 1] for data, [-1, 1] -> env bounds for acting).
 
 See docs/algorithm.md, "Data".
 """
@@ -71,3 +72,23 @@ def rescale_actions(actions: np.ndarray, action_space: Any, source: str) -> np.n
             f"low={low.tolist()}, high={high.tolist()}"
         )
     return (2.0 * (actions - low) / (high - low) - 1.0).astype(np.float32)
+
+
+def unsquash_actions(actions: np.ndarray, space: Any) -> np.ndarray:
+    """Map actions from [-1, 1] to the Box's bounds (what RLlib's connector does when acting).
+
+    Unbounded Boxes leave actions unchanged.
+    """
+    if not has_finite_bounds(space):
+        return actions
+    return scale_to_bounds(actions, space.low, space.high)
+
+
+def has_finite_bounds(space: Any) -> bool:
+    """Whether every action dimension has a finite low and high bound."""
+    return bool(np.isfinite(space.low).all() and np.isfinite(space.high).all())
+
+
+def scale_to_bounds(actions: Any, low: Any, high: Any) -> Any:
+    """low + (clip(a, -1, 1) + 1) (high - low) / 2, for numpy arrays and torch tensors alike."""
+    return low + (actions.clip(-1.0, 1.0) + 1.0) * 0.5 * (high - low)
