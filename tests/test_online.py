@@ -201,6 +201,28 @@ def test_online_phase_appends_transformed_transitions_and_updates_on_schedule(ch
 
 
 @pytest.mark.usefixtures("ray_session")
+def test_online_iteration_collects_in_chunks_with_updates_and_syncs_between(
+    chain_suite, monkeypatch
+):
+    algo = online_config(chain_suite, online_sync_steps=10).build_algo()
+    algo.train()  # offline phase
+    calls: list[tuple[str, int]] = []
+    collect, update, sync = algo._collect_transitions, algo._update_learners, algo._sync_env_runner_weights
+    monkeypatch.setattr(algo, "_collect_transitions", lambda n: calls.append(("collect", n)) or collect(n))
+    monkeypatch.setattr(algo, "_update_learners", lambda n: calls.append(("update", n)) or update(n))
+    monkeypatch.setattr(algo, "_sync_env_runner_weights", lambda: calls.append(("sync", 0)) or sync())
+    result = algo.train()  # 24 steps in chunks 10, 10, 4; warm-up 8, then 0.5 updates per step
+    algo.stop()
+    assert calls == [
+        ("collect", 10), ("update", 1), ("sync", 0),
+        ("collect", 10), ("update", 5), ("sync", 0),
+        ("collect", 4), ("update", 2), ("sync", 0),
+    ]
+    assert result["num_online_env_steps_lifetime"] == 24
+    assert result["num_gradient_updates_lifetime"] == 18  # as without chunks
+
+
+@pytest.mark.usefixtures("ray_session")
 def test_remote_env_runner_acts_with_the_learners_latest_weights():
     algo = online_config("demo:delayed-chain-250").env_runners(num_env_runners=1).build_algo()
     for _ in range(3):  # offline, then two online iterations

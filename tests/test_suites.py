@@ -28,7 +28,13 @@ EXPECTED_SIZES = {
     "ogbench-default-tasks": 10,
     "d4rl-locomotion": 9,
     "d4rl-antmaze": 6,
+    "smoke-off2on": 1,
+    "ogbench-off2on": 1,
+    "d4rl-antmaze-off2on": 2,
+    "ogbench-off2on-avgf": 10,
+    "d4rl-antmaze-off2on-avgf": 2,
 }
+OFFLINE_SUITES = [name for name in EXPECTED_SIZES if "off2on" not in name]
 
 
 def test_suite_sizes_and_unique_task_names() -> None:
@@ -51,7 +57,64 @@ def test_every_task_config_is_a_valid_vgf_config(name: str) -> None:
         config.validate()
         assert config.eval_interval == 1
         rounds = task.rounds(suite.schedule)
-        assert config.updates_per_iteration * rounds == task.training_steps
+        assert config.updates_per_iteration * rounds == task.training_steps + task.online_env_steps
+        if task.online_env_steps:  # a round is as many env steps online as gradient steps offline
+            assert config.offline_updates == task.training_steps
+            assert config.online_steps_per_iteration == config.updates_per_iteration
+            assert config.online_sync_steps == min(1000, config.updates_per_iteration)
+
+
+@pytest.mark.parametrize(
+    ("suite", "task", "settings", "offline", "rounds", "source"),
+    [
+        (
+            "ogbench-off2on", "puzzle-3x3-play-singletask-task4-v0",
+            (0.99, "mean", 5, 0.1, 1.0, "vgf", 10), 1_000_000, 20,
+            "run_vgf_off2on_ogbench.sh, active block",
+        ),
+        (
+            "d4rl-antmaze-off2on", "antmaze-large-diverse-v1",
+            (0.99, "min", 5, 0.1, 0.1, "vgf", 10), 500_000, 30,
+            "run_vgf_off2on_d4rl.sh, active block",
+        ),
+        (
+            "ogbench-off2on-avgf", "antsoccer-arena-navigate-singletask-v0",
+            (0.995, "mean", 2, 0.05, 1.0, "a-vgf", 5), 1_000_000, 20,
+            "run_a_vgf_off2on_ogbench.sh",
+        ),
+        (
+            "ogbench-off2on-avgf", "scene-play-singletask-v0",
+            (0.99, "mean", 1, 0.1, 1.0, "a-vgf", 5), 1_000_000, 20,
+            "run_a_vgf_off2on_ogbench.sh",
+        ),
+        (
+            "d4rl-antmaze-off2on-avgf", "antmaze-medium-play-v1",
+            (0.99, "min", 5, 0.1, 1.0, "a-vgf", 5), 1_000_000, 40,
+            "run_a_vgf_off2on_d4rl.sh",
+        ),
+    ],
+)  # fmt: skip
+def test_offline_to_online_rows(suite, task, settings, offline, rounds, source) -> None:
+    """The authors' off2on script rows: 1M online env steps after the offline phase."""
+    found_suite = get_suite(suite)
+    found = found_suite.task(task)
+    config = VGFConfig().update_from_dict(
+        {**found_suite.config, **found.config(found_suite.schedule)}
+    )
+    assert (
+        config.gamma, config.target_twin_agg, config.train_flow_steps, config.step_size,
+        config.alpha, config.variant, config.num_particles,
+    ) == settings
+    assert (found.training_steps, found.online_env_steps) == (offline, 1_000_000)
+    assert found.rounds(found_suite.schedule) == rounds
+    assert env_defaults(found).source.startswith(source)
+
+
+def test_online_phase_must_start_on_a_round_boundary() -> None:
+    task = get_suite("smoke-off2on").tasks[0]
+    assert task.split(Schedule(evaluations=4)) == (4, 150)
+    with pytest.raises(SuiteError, match="offline phase of 300 gradient steps does not end"):
+        task.split(Schedule(evaluations=3))  # 600 / 3 = 200 per round
 
 
 def test_benchmark_suites_evaluate_at_the_protocol_interval() -> None:
@@ -171,10 +234,11 @@ def test_published_value_sets_name_the_chosen_member() -> None:
         if not defaults.from_script:
             assert defaults.source == NO_SCRIPT and not defaults.value_sets, group
             continue
-        assert defaults.value_sets, group
+        # the offline scripts grid sets; the off2on scripts set single values
+        assert bool(defaults.value_sets) != bool(defaults.online_env_steps), group
         for key, values in defaults.value_sets.items():
             assert defaults.settings()[key] in values, (group, key)
-        assert "Default" in defaults.pick, group
+        assert not defaults.value_sets or "Default" in defaults.pick, group
         if defaults.source.startswith(OGB):
             assert defaults.value_sets == OGB_SETS, group
     assert ENV_DEFAULTS["d4rl-antmaze-large"].value_sets == {"alpha": (0.05, 0.1)}
@@ -253,5 +317,8 @@ def test_settings_doc_lists_every_environment_with_its_values_and_source() -> No
             if key in defaults.value_sets:
                 sets = ", ".join(f"{v:g}" for v in defaults.value_sets[key])
                 value = f"**{value}** of {{{sets}}}"
+            if key == "alpha" and defaults.variant == "a-vgf":
+                value = "- (A-VGF has no kernel)"
             assert cell == value, (group, key)
-        assert steps == f"{defaults.training_steps // 1_000_000}M" and source == defaults.source
+        assert steps == defaults.budget and source == defaults.source, group
+    assert ENV_DEFAULTS["off2on/d4rl-antmaze-large"].budget == "500k + 1M online"

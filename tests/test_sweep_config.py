@@ -33,7 +33,8 @@ def test_every_tune_config_loads_and_names_its_suite() -> None:
         assert spec.suite.name == path.stem.removeprefix("paper-") and spec.name == path.stem
         assert "seed" in spec.search
         header = path.read_text().split("\nsuite:")[0]
-        assert "A-VGF" not in header and "spec section" not in header, path.name
+        assert "spec section" not in header, path.name
+        assert ("A-VGF" in header) == spec.suite.name.endswith("-avgf"), path.name
 
 
 def test_every_benchmark_tune_config_cites_its_source_block() -> None:
@@ -62,6 +63,10 @@ PAPER_FILES = {
     "paper-ogbench-pointmaze.yaml": (100_000, {}),
     "paper-d4rl-antmaze.yaml": (50_000, {}),
     "paper-d4rl-locomotion.yaml": (50_000, {}),
+    "paper-ogbench-off2on.yaml": (100_000, {}),
+    "paper-d4rl-antmaze-off2on.yaml": (50_000, {"off2on/d4rl-antmaze-large": 500_000}),
+    "paper-ogbench-off2on-avgf.yaml": (100_000, {}),
+    "paper-d4rl-antmaze-off2on-avgf.yaml": (50_000, {}),
 }
 
 
@@ -85,16 +90,20 @@ def test_paper_files_run_the_papers_protocol(name: str) -> None:
         steps = budgets.get(task.group, 1_000_000)
         assert spec.budget(task).training_steps == steps, task.name
         assert config["updates_per_iteration"] == interval and config["eval_interval"] == 1
-        assert spec.rounds(task) == steps // interval
+        online = 1_000_000 if "off2on" in name else 0  # the off2on scripts: 1M env steps online
+        assert task.online_env_steps == online, task.name
+        assert spec.rounds(task) == (steps + online) // interval
         assert config["eval_episodes"] == 50
         assert config["test_flow_steps"] == [0, 1, 2, 3]
-        assert config["num_particles"] == 10 and config["sampler_euler_steps"] == 10
+        defaults = env_defaults(task)
+        particles = 5 if name.endswith("-avgf.yaml") else 10  # A-VGF scripts: N 5
+        assert config["num_particles"] == particles and config["sampler_euler_steps"] == 10
+        assert config.get("variant", "vgf") == ("a-vgf" if particles == 5 else "vgf")
         assert config["critic_hidden_layers"] == config["sampler_hidden_layers"] == [512] * 4
         assert config["critic_lr"] == config["sampler_lr"] == 3e-4
         assert config["train_batch_size_per_learner"] == 256
         if task.dataset.startswith("ogbench:"):  # the authors pinned ogbench 1.1.0
             assert config["success_timing"] == "post"
-        defaults = env_defaults(task)
         if not defaults.from_script:
             continue
         for key, values in defaults.value_sets.items():

@@ -68,3 +68,22 @@ def test_sweep_ends_with_a_score_summary(tiny_sweep: Path) -> None:
     metadata = yaml.safe_load((tiny_sweep / "vgf_sweep.yaml").read_text())
     for task in metadata["tasks"].values():
         assert task["name"] in summary
+
+
+def test_offline_to_online_sweep_collects_after_the_offline_rounds(tmp_path: Path) -> None:
+    """tune_configs/smoke-off2on.yaml as written: 2 offline rounds of 150 gradient steps, then 2
+    online rounds of 150 env steps (50 warm-up steps without updates), an evaluation after each."""
+    config = Path(__file__).resolve().parents[1] / "tune_configs" / "smoke-off2on.yaml"
+    assert main(["sweep", str(config), "--storage", str(tmp_path)]) == 0
+    trials = [p for p in (tmp_path / "smoke-off2on").iterdir() if (p / "params.json").is_file()]
+    assert len(trials) == 2
+    for trial in trials:
+        results = _results(trial)
+        env_steps = [r["num_online_env_steps_lifetime"] for r in results]
+        updates = [r["num_gradient_updates_lifetime"] for r in results]
+        assert env_steps == [0, 0, 150, 300]
+        assert updates == [150, 300, 400, 550]
+        assert all({"L0", "L1"} <= set(r["vgf_eval"]) for r in results)
+    assert main(["report", str(tmp_path / "smoke-off2on")]) == 0
+    report = (tmp_path / "smoke-off2on" / "report" / "smoke-off2on.md").read_text()
+    assert "| 550 (+300 env) |" in report  # gradient and online env steps of the last evaluation

@@ -110,12 +110,15 @@ INT_FIELD_MINIMUMS = {
     "online_env_steps": 0,
     "offline_updates": 0,
     "online_steps_per_iteration": 1,
+    "online_sync_steps": 1,
     "online_warmup_steps": 0,
     "online_flow_steps": 0,
     "buffer_capacity": 1,
 }
 #: the integer fields that may also be None (then: a default derived elsewhere)
-OPTIONAL_INT_FIELDS = ("inference_flow_steps", "eval_num_particles", "buffer_capacity")
+OPTIONAL_INT_FIELDS = (
+    "inference_flow_steps", "eval_num_particles", "buffer_capacity", "online_sync_steps"
+)
 
 
 def _is_number(value: Any) -> bool:
@@ -199,6 +202,7 @@ class VGFConfig(AlgorithmConfig):
         self.online_env_steps = 0             # env steps to collect (0: offline only)
         self.offline_updates = 0              # gradient steps before collection starts
         self.online_steps_per_iteration = 1000  # env steps collected per `train()` call
+        self.online_sync_steps = None         # env steps between weight syncs (None: iteration)
         self.online_warmup_steps = 5000       # online env steps before updates resume
         self.updates_per_env_step = 1.0       # gradient steps per collected env step
         self.buffer_capacity = None           # ring capacity (None: dataset + online_env_steps)
@@ -339,6 +343,7 @@ class VGFConfig(AlgorithmConfig):
         online_env_steps: int | None = NotProvided,
         offline_updates: int | None = NotProvided,
         online_steps_per_iteration: int | None = NotProvided,
+        online_sync_steps: int | None = NotProvided,
         online_warmup_steps: int | None = NotProvided,
         updates_per_env_step: float | None = NotProvided,
         buffer_capacity: int | None = NotProvided,
@@ -353,6 +358,9 @@ class VGFConfig(AlgorithmConfig):
                 (0: from the first iteration, e.g. after restoring an offline checkpoint).
             online_steps_per_iteration: Env steps collected per ``train()`` call, split
                 across the EnvRunners.
+            online_sync_steps: Env steps collected between updates and weight syncs within
+                one ``train()`` call (None: the whole call collects, then updates). The paper
+                files collect 100k env steps per call (one evaluation) in chunks of 1000.
             online_warmup_steps: Online env steps collected before gradient updates resume
                 (the authors: 5000).
             updates_per_env_step: Gradient steps per collected env step after the warm-up.
@@ -635,22 +643,33 @@ class VGF(Algorithm):
         self._sync_env_runner_weights()
 
     def _online_training_step(self, collected: int) -> None:
-        """Collect up to ``online_steps_per_iteration`` env steps, append them to every
-        learner's buffer, then run the gradient steps they are owed."""
+        """Collect up to ``online_steps_per_iteration`` env steps in chunks of
+        ``online_sync_steps``: each chunk is appended to every learner's buffer, followed by
+        the gradient steps it is owed and a weight sync to the EnvRunners."""
         config = self.config
         wanted = min(config.online_steps_per_iteration, config.online_env_steps - collected)
-        transitions, runner_metrics = self._collect_transitions(wanted)
-        self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
-        transitions["rewards"] = online_rewards(transitions["rewards"], self._dataset_metadata)
-        total = self._on_every_learner(lambda learner: learner.append_transitions(transitions))[0]
+        chunk = config.online_sync_steps or wanted
         schedule = partial(
             updates_due,
             warmup_steps=config.online_warmup_steps,
             updates_per_env_step=config.updates_per_env_step,
         )
-        updates = schedule(total) - schedule(collected)
-        if updates:
-            self._update_learners(updates)
+        while wanted > 0:
+            transitions, runner_metrics = self._collect_transitions(min(chunk, wanted))
+            self.metrics.aggregate(runner_metrics, key=ENV_RUNNER_RESULTS)
+            transitions["rewards"] = online_rewards(transitions["rewards"], self._dataset_metadata)
+            total = self._on_every_learner(
+                lambda learner: learner.append_transitions(transitions)
+            )[0]
+            if total <= collected:
+                raise RuntimeError("the EnvRunners returned no transitions to append")
+            updates = schedule(total) - schedule(collected)
+            if updates:
+                self._update_learners(updates)
+            wanted -= total - collected
+            collected = total
+            if wanted > 0:
+                self._sync_env_runner_weights()
 
     def _collect_transitions(self, num_steps: int) -> tuple[dict[str, np.ndarray], list[Any]]:
         """``num_steps`` env steps split across the remote EnvRunners (the local one when

@@ -34,7 +34,7 @@ VGF fields for --set (defaults from the authors' code; docs/algorithm.md, "Defau
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
   rescale_actions=false  dataset_dir=PATH
 online fine-tuning (with --online-env-steps N): offline_updates=0  online_steps_per_iteration=1000
-  online_warmup_steps=5000  updates_per_env_step=1.0  buffer_capacity=null  online_flow_steps=0
+  online_sync_steps=null  online_warmup_steps=5000  updates_per_env_step=1.0  buffer_capacity=null  online_flow_steps=0
   num_env_runners=0
 and RLlib's own, e.g. gamma=0.99  train_batch_size_per_learner=256  seed=0
   num_learners=0  num_gpus_per_learner=1.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vgf_rllib import demo
+from vgf_rllib import demo, demo_chain
 from vgf_rllib.evaluation import EVAL_EPISODES
 from vgf_rllib.data.ogbench_catalog import OGBenchName
 from vgf_rllib.data.sources import how_to_get, missing_files
@@ -31,6 +31,8 @@ TEST_FLOW_STEPS = [0, 1, 2, 3]
 #: gradient steps between evaluations: OGBench 100k, D4RL 50k (the authors' protocol)
 OGBENCH_EVAL_INTERVAL = 100_000
 D4RL_EVAL_INTERVAL = 50_000
+#: env steps between weight syncs within an online round (the acting weights lag at most this)
+ONLINE_SYNC_STEPS = 1_000
 
 
 class SuiteError(KeyError):
@@ -87,7 +89,13 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Task:
-    """One training run's dataset, evaluation env, per-environment settings and step budget."""
+    """One training run's dataset, evaluation env, per-environment settings and step budget.
+
+    ``training_steps`` are offline gradient steps; ``online_env_steps`` (0: offline only) env
+    steps of offline-to-online fine-tuning after them. A round of the schedule counts gradient
+    steps offline and env steps online, as the authors' loop counter does (after the warm-up,
+    one update per env step), so a 1M + 1M run at 100k evaluates 20 times.
+    """
 
     name: str
     group: str
@@ -95,6 +103,7 @@ class Task:
     env: str
     settings: dict[str, Any] = field(default_factory=dict)
     training_steps: int = 1_000_000
+    online_env_steps: int = 0
 
     def missing_data(self, dataset_dir: str | None = None) -> list[Path]:
         """Local files of the task's dataset that do not exist (its data source knows which)."""
@@ -104,20 +113,41 @@ class Task:
         """The command or recipe that creates the task's dataset."""
         return how_to_get(self.dataset, dataset_dir)
 
+    def split(self, schedule: Schedule) -> tuple[int, int]:
+        """``(rounds, steps per round)``; the offline phase must end on a round boundary."""
+        rounds, per_round = schedule.split(self.training_steps + self.online_env_steps)
+        if self.online_env_steps and self.training_steps % per_round:
+            raise SuiteError(
+                f"{self.name}: the offline phase of {self.training_steps} gradient steps does "
+                f"not end on a round boundary of {schedule.describe()} ({per_round} steps)"
+            )
+        return rounds, per_round
+
     def rounds(self, schedule: Schedule) -> int:
         """``train()`` rounds (= evaluations) of a run under ``schedule``."""
-        return schedule.split(self.training_steps)[0]
+        return self.split(schedule)[0]
 
     def config(self, schedule: Schedule) -> dict[str, Any]:
         """VGFConfig overrides for this task: each ``train()`` runs one round of ``schedule``
-        and ends with an evaluation (``eval_interval`` 1, in rounds)."""
-        return {
+        and ends with an evaluation (``eval_interval`` 1, in rounds). Online, a round collects
+        its env steps in chunks of :data:`ONLINE_SYNC_STEPS`, with the owed updates and a
+        weight sync after each (docs/algorithm.md, "Offline-to-online fine-tuning")."""
+        per_round = self.split(schedule)[1]
+        config = {
             "dataset": self.dataset,
             "env": self.env,
             **self.settings,
-            "updates_per_iteration": schedule.split(self.training_steps)[1],
+            "updates_per_iteration": per_round,
             "eval_interval": 1,
         }
+        if self.online_env_steps:
+            config.update(
+                offline_updates=self.training_steps,
+                online_env_steps=self.online_env_steps,
+                online_steps_per_iteration=per_round,
+                online_sync_steps=min(ONLINE_SYNC_STEPS, per_round),
+            )
+        return config
 
 
 @dataclass(frozen=True)
@@ -191,15 +221,32 @@ class EnvDefaults:
     training_steps: int = 1_000_000
     value_sets: dict[str, tuple[float, ...]] = field(default_factory=dict)
     pick: str = ""
+    online_env_steps: int = 0
+    variant: str = "vgf"
+    num_particles: int | None = None  # None: the suite's (N = 10)
 
     def settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "gamma": self.gamma,
             "target_twin_agg": self.target_twin_agg,
             "train_flow_steps": self.train_flow_steps,
             "step_size": self.step_size,
             "alpha": self.alpha,
         }
+        if self.variant != "vgf":
+            settings["variant"] = self.variant
+        if self.num_particles is not None:
+            settings["num_particles"] = self.num_particles
+        return settings
+
+    @property
+    def budget(self) -> str:
+        """The step budget as docs/settings.md writes it: ``1M``, ``500k + 1M online``."""
+        def short(steps: int) -> str:
+            return f"{steps // 1_000_000}M" if steps % 1_000_000 == 0 else f"{steps // 1_000}k"
+
+        online = f" + {short(self.online_env_steps)} online" if self.online_env_steps else ""
+        return short(self.training_steps) + online
 
     @property
     def from_script(self) -> bool:
@@ -221,6 +268,33 @@ def _ogbench_offline(
         training_steps,
         {"step_size": OGBENCH_STEP_SIZES, "alpha": OGBENCH_ALPHAS},
         OGBENCH_PICK,
+    )
+
+
+VGF_OFF2ON_OGBENCH = "run_vgf_off2on_ogbench.sh, active block (puzzle-3x3 task4)"
+VGF_OFF2ON_D4RL = "run_vgf_off2on_d4rl.sh, active block (antmaze-large play/diverse)"
+AVGF_OFF2ON_OGBENCH = "run_a_vgf_off2on_ogbench.sh, per-task rows (A-VGF, N 5)"
+AVGF_OFF2ON_D4RL = "run_a_vgf_off2on_d4rl.sh, per-task rows (A-VGF, N 5; antmaze-medium-play, large-diverse)"
+
+
+def _off2on(
+    gamma: float,
+    target: str,
+    train_flow_steps: int,
+    step_size: float,
+    alpha: float,
+    source: str,
+    *,
+    offline_steps: int = 1_000_000,
+    avgf: bool = False,
+) -> EnvDefaults:
+    """A row of an offline-to-online script: 1M online env steps after the offline phase;
+    A-VGF rows use the learned gradient field and N 5 (docs/algorithm.md, "A-VGF")."""
+    return EnvDefaults(
+        gamma, target, train_flow_steps, step_size, alpha, source, offline_steps,
+        online_env_steps=1_000_000,
+        variant="a-vgf" if avgf else "vgf",
+        num_particles=5 if avgf else None,
     )
 
 
@@ -258,6 +332,27 @@ ENV_DEFAULTS: dict[str, EnvDefaults] = {
     ),
     "d4rl-antmaze": CODE_DEFAULTS,  # umaze, umaze-diverse, medium-play/diverse
     "d4rl-locomotion": CODE_DEFAULTS,
+    # offline-to-online: the authors' off2on scripts (alpha is unused by A-VGF: code default)
+    "off2on/puzzle-3x3-play": _off2on(0.99, "mean", 5, 0.1, 1.0, VGF_OFF2ON_OGBENCH),
+    "off2on/d4rl-antmaze-large": _off2on(
+        0.99, "min", 5, 0.1, 0.1, VGF_OFF2ON_D4RL, offline_steps=500_000
+    ),
+    **{
+        f"a-vgf-off2on/{group}": _off2on(gamma, target, steps, eps, 1.0, AVGF_OFF2ON_OGBENCH, avgf=True)
+        for group, (gamma, target, steps, eps) in {
+            "antmaze-large-navigate": (0.995, "min", 5, 0.1),
+            "antmaze-giant-navigate": (0.995, "min", 5, 0.1),
+            "humanoidmaze-medium-navigate": (0.995, "mean", 1, 0.05),
+            "humanoidmaze-large-navigate": (0.995, "mean", 1, 0.05),
+            "antsoccer-arena-navigate": (0.995, "mean", 2, 0.05),
+            "cube-single-play": (0.99, "mean", 1, 0.05),
+            "cube-double-play": (0.99, "mean", 1, 0.05),
+            "scene-play": (0.99, "mean", 1, 0.1),
+            "puzzle-3x3-play": (0.99, "mean", 5, 0.1),
+            "puzzle-4x4-play": (0.99, "mean", 5, 0.1),
+        }.items()
+    },
+    "a-vgf-off2on/d4rl-antmaze": _off2on(0.99, "min", 5, 0.1, 1.0, AVGF_OFF2ON_D4RL, avgf=True),
 }
 
 #: VGF settings every benchmark suite shares: the values of all the authors' VGF run scripts
@@ -280,18 +375,21 @@ SCRIPT_COMMON: dict[str, Any] = {
 #: OGBench families whose datasets OGBench's own generators make offline (data layer)
 
 
-def ogbench_task(group: str, task_id: int | None = None) -> Task:
-    """The single-task OGBench task of ``group`` (``cube-single-play``); no id: the default task."""
+def ogbench_task(group: str, task_id: int | None = None, setting: str = "") -> Task:
+    """The single-task OGBench task of ``group`` (``cube-single-play``); no id: the default task.
+    ``setting`` (``off2on``, ``a-vgf-off2on``) picks the ``<setting>/<group>`` settings row."""
     env, _, kind = group.rpartition("-")
     name = OGBenchName(env, kind, task_id)
-    defaults = ENV_DEFAULTS[group]
+    key = f"{setting}/{group}" if setting else group
+    defaults = ENV_DEFAULTS[key]
     return Task(
         name=name.singletask,
-        group=group,
+        group=key,
         dataset=f"ogbench:{name.singletask}",
         env=f"ogbench:{name.singletask}",
         settings=defaults.settings(),
         training_steps=defaults.training_steps,
+        online_env_steps=defaults.online_env_steps,
     )
 
 
@@ -310,6 +408,7 @@ def minari_task(dataset_id: str, group: str) -> Task:
         env=f"minari:{dataset_id}",
         settings=defaults.settings(),
         training_steps=defaults.training_steps,
+        online_env_steps=defaults.online_env_steps,
     )
 
 
@@ -372,6 +471,27 @@ def demo_task(transitions: int | None = None) -> Task:
     )
 
 
+def chain_off2on_task() -> Task:
+    """The delayed-reward demo chain (1000 episodes), 300 offline steps then 300 online env
+    steps: the offline-to-online path of a sweep in seconds."""
+    spec = f"demo:{demo_chain.DATASET_NAME}-1000"
+    return Task(
+        name=spec.partition(":")[2],
+        group="demo",
+        dataset=spec,
+        env=demo_chain.ENV_SPEC,
+        training_steps=300,
+        online_env_steps=300,
+    )
+
+
+def _off2on_minari(names: tuple[str, ...], setting: str, group: str) -> tuple[Task, ...]:
+    return tuple(
+        minari_task(f"D4RL/antmaze/{name}-v1", f"{setting}/{group}")
+        for name in names
+    )
+
+
 def _d4rl_locomotion() -> tuple[Task, ...]:
     return tuple(
         minari_task(f"mujoco/{env}/{level}-v0", "d4rl-locomotion")
@@ -404,6 +524,13 @@ _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], Sc
         "`vgf-rllib data generate pointmaze-medium-navigate-v0 --episodes 20 --dir DIR`.",
         lambda: (replace(ogbench_task("pointmaze-medium-navigate", 1), training_steps=2_000),),
         SMOKE_CONFIG,
+        Schedule(evaluations=4),
+    ),
+    "smoke-off2on": (
+        "The delayed-reward demo chain, 300 offline steps then 300 online env steps with small "
+        "networks; seconds per task on 2 CPU cores.",
+        lambda: (chain_off2on_task(),),
+        {**SMOKE_CONFIG, "test_flow_steps": [0, 1], "online_warmup_steps": 50},
         Schedule(evaluations=4),
     ),
     "ogbench-manipulation": (
@@ -445,6 +572,38 @@ _SUITES: dict[str, tuple[str, Callable[[], tuple[Task, ...]], dict[str, Any], Sc
         "D4RL antmaze umaze/umaze-diverse/medium-play/medium-diverse/large-play/large-diverse "
         "(Minari); large mazes from run_vgf_off_d4rl.sh, the others code defaults.",
         _d4rl_antmaze,
+        BENCHMARK_CONFIG,
+        D4RL_SCHEDULE,
+    ),
+    "ogbench-off2on": (
+        "VGF offline-to-online: OGBench puzzle-3x3-play task4, 1M offline steps then 1M online "
+        "env steps (run_vgf_off2on_ogbench.sh, active block; the task its other, commented "
+        "blocks name is not recorded here).",
+        lambda: (ogbench_task("puzzle-3x3-play", 4, setting="off2on"),),
+        BENCHMARK_CONFIG,
+        OGBENCH_SCHEDULE,
+    ),
+    "d4rl-antmaze-off2on": (
+        "VGF offline-to-online: D4RL antmaze large-play/large-diverse (Minari), 500k offline "
+        "steps then 1M online env steps (run_vgf_off2on_d4rl.sh, active block).",
+        lambda: _off2on_minari(("large-play", "large-diverse"), "off2on", "d4rl-antmaze-large"),
+        BENCHMARK_CONFIG,
+        D4RL_SCHEDULE,
+    ),
+    "ogbench-off2on-avgf": (
+        "A-VGF offline-to-online on the default task of each of the paper's 10 OGBench "
+        "environments, 1M + 1M (run_a_vgf_off2on_ogbench.sh; the script's task ids are not "
+        "recorded here, so the OGBench default task of each environment).",
+        lambda: tuple(
+            ogbench_task(group, setting="a-vgf-off2on") for group in LOCOMOTION + MANIPULATION
+        ),
+        BENCHMARK_CONFIG,
+        OGBENCH_SCHEDULE,
+    ),
+    "d4rl-antmaze-off2on-avgf": (
+        "A-VGF offline-to-online: D4RL antmaze medium-play and large-diverse (Minari), 1M + 1M "
+        "(run_a_vgf_off2on_d4rl.sh).",
+        lambda: _off2on_minari(("medium-play", "large-diverse"), "a-vgf-off2on", "d4rl-antmaze"),
         BENCHMARK_CONFIG,
         D4RL_SCHEDULE,
     ),

@@ -4,7 +4,8 @@ A sweep file names a suite and says which VGFConfig values are fixed (``config``
 which are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
 ``docs/sweeps.md`` for the format; every error names the file and the offending key.
 
-A trial's length is its task's gradient-step budget (the suite's, or ``stop.training_steps``), cut
+A trial's length is its task's gradient-step budget (the suite's, or ``stop.training_steps``, which
+sets the offline phase of an offline-to-online task; its online env steps stay the suite's), cut
 into ``train()`` rounds by a :class:`~vgf_rllib.experiments.suites.Schedule`: ``stop.eval_interval_steps``
 (gradient steps between evaluations, the paper's protocol) or ``stop.evaluations`` (evaluations
 per trial), else the suite's schedule. Each round ends with an evaluation at every L_test.
@@ -42,7 +43,10 @@ RESOURCE_KEYS = (
     "num_cpus_for_main_process",
 )
 #: fields a sweep file may not set: the suite decides them per task (``stop`` sets the step budget)
-TASK_KEYS = ("dataset", "env", "updates_per_iteration", "eval_interval")
+TASK_KEYS = (
+    "dataset", "env", "updates_per_iteration", "eval_interval",
+    "offline_updates", "online_env_steps", "online_steps_per_iteration", "online_sync_steps",
+)
 SEARCH_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 STOP_KEYS = ("evaluations", "eval_interval_steps", "training_steps")
 CHECKPOINT_KEYS = ("frequency", "num_to_keep")

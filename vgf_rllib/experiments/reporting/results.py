@@ -103,6 +103,7 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
                     "updates": result.get(
                         "num_gradient_updates_lifetime", result.get("training_iteration")
                     ),
+                    "env_steps": result.get("num_online_env_steps_lifetime", 0),
                     **record,
                 }
             )

@@ -17,7 +17,8 @@ GROUP = ["suite", "task", "config", "L"]
 
 
 def per_trial(evals: pd.DataFrame) -> pd.DataFrame:
-    """One row per (trial, L_test): final and best score, updates at the last evaluation."""
+    """One row per (trial, L_test): final and best score, gradient and online env steps at the
+    last evaluation."""
     ordered = evals.sort_values("iteration", kind="stable")
     keys = ["suite", "task", "group", "config", "trial", "L"]
     grouped = ordered.groupby(keys, sort=False)
@@ -26,6 +27,7 @@ def per_trial(evals: pd.DataFrame) -> pd.DataFrame:
         best=("score_mean", "max"),
         steps=("steps", "last"),
         updates=("updates", "last"),
+        env_steps=("env_steps", "last"),
         errored=("errored", "last"),
     ).reset_index()
 
@@ -42,6 +44,7 @@ def per_config(evals: pd.DataFrame) -> pd.DataFrame:
         steps_mean=("steps", "mean"),
         seeds=("trial", "nunique"),
         updates=("updates", "min"),
+        env_steps=("env_steps", "min"),
         errored=("errored", "sum"),
     ).reset_index()
     return table
@@ -89,6 +92,12 @@ def _budget(row) -> str:
     return str(row.L)
 
 
+def _steps(row) -> str:
+    """Gradient steps at the last evaluation, plus the online env steps of off2on runs."""
+    env_steps = int(getattr(row, "env_steps", 0) or 0)
+    return f"{int(row.updates)}" + (f" (+{env_steps} env)" if env_steps else "")
+
+
 def markdown_table(best: pd.DataFrame) -> str:
     """Markdown: one row per task (best config at its best L_test) plus the average over tasks."""
     budgets = [c for c in best.columns if c.startswith("final_L")]
@@ -103,7 +112,7 @@ def markdown_table(best: pd.DataFrame) -> str:
                     _pm(row.final_mean, row.final_std),
                     _pm(row.best_mean, row.best_std),
                     str(row.seeds),
-                    str(int(row.updates)),
+                    _steps(row),
                     *[_fmt(getattr(row, c)) for c in budgets],
                     row.config,
                 ]
