@@ -9,8 +9,11 @@ from vgf_rllib import VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 
 
-def train_demo_module(*, seed: int, updates_per_iteration: int, iterations: int = 3) -> Any:
-    """Train small networks on ``demo:offset-bandit``; return a CPU copy of the module."""
+def train_demo_module(
+    *, seed: int, updates_per_iteration: int, iterations: int = 3, **training: Any
+) -> Any:
+    """Train small networks on ``demo:offset-bandit`` (``training``: more VGFConfig.training
+    settings); return a CPU copy of the module."""
     config = (
         VGFConfig()
         .environment(ENV_SPEC)
@@ -21,6 +24,7 @@ def train_demo_module(*, seed: int, updates_per_iteration: int, iterations: int 
             updates_per_iteration=updates_per_iteration,
             train_batch_size_per_learner=128,
             sampler_euler_steps=5,
+            **training,
         )
         .debugging(seed=seed)
     )

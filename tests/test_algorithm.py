@@ -105,6 +105,31 @@ def test_config_reaches_the_loss(monkeypatch):
     assert calls[1][0] is settings  # built once per learner, not at every gradient step
 
 
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_precision_sets_the_dtype_of_the_loss_forwards(precision, dtype):
+    """bf16 runs the critic and sampler matmuls in bf16 while weights, gradients and losses stay
+    fp32 (docs/algorithm.md, "Precision")."""
+    algo = small_config(precision=precision).build_algo()
+    learner, module = learner_of(algo), module_of(algo)
+    seen = []
+    hooks = [
+        network.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        for network in (module.critic, module.velocity)
+    ]
+    learner.train_on_resident_data(1)  # raises on a non-finite loss
+    for hook in hooks:
+        hook.remove()
+    algo.stop()
+    assert seen and set(seen) == {dtype}
+    assert all(p.dtype == torch.float32 for p in module.parameters())
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in module.parameters())
+
+
+def test_precision_is_validated():
+    with pytest.raises(ValueError, match="precision must be one of \\['fp32', 'bf16'\\], got 'fp16'"):
+        small_config(precision="fp16").validate()
+
+
 def test_vgf_beats_best_of_n_which_beats_behavior_cloning(trained_demo_module):
     episodes = 400
     vgf, best_of_n = evaluate_budgets(trained_demo_module, ENV_SPEC, [2, 0], episodes, seed=7)

@@ -7,6 +7,8 @@
   VGF must beat behavior cloning (N = 1, L = 0) by a margin that learners which do not
   propagate value through correct TD targets (gamma = 0, no Polyak step) do not reach.
 - Several training seeds on the demo bandit keep the order VGF > best-of-N > BC.
+- Accuracy guard of ``precision="bf16"``: on both tasks bf16 reaches fp32's returns within seed
+  noise.
 
 Margins exceed both a fixed amount and 4 standard errors of the episodes' mean difference.
 """
@@ -163,3 +165,23 @@ def test_ordering_holds_for_every_training_seed():
     assert (vgf - best_of_n).mean() > 3 * (vgf - best_of_n).std()
     assert (best_of_n - bc).mean() > 3 * (best_of_n - bc).std()
 
+
+
+#: largest |bf16 - fp32| return difference the guard accepts: seed-to-seed std of these returns is
+#: 0.01-0.02 (README, "A-VGF and the adaptive test-time budget"), episode noise 0.01
+BF16_TOLERANCE = 0.05
+
+
+def test_bf16_autocast_learns_as_fp32(chain_module):
+    """bf16 autocast of the loss forwards (docs/algorithm.md, "Precision") on the bootstrapping
+    chain and the demo bandit: the same outcome as fp32 within seed noise."""
+    _, _, fp32_chain = chain_gap_over_bc(chain_module)
+    gap, noise, bf16_chain = chain_gap_over_bc(train_chain_module(precision="bf16"))
+    assert gap > max(CHAIN_MARGIN, noise)
+    assert abs(bf16_chain - fp32_chain) < BF16_TOLERANCE, (bf16_chain, fp32_chain)
+    returns = {}
+    for precision in ("fp32", "bf16"):
+        module = train_demo_module(seed=1, updates_per_iteration=300, precision=precision)
+        (result,) = evaluate_budgets(module, ENV_SPEC, [2], 300, seed=1)
+        returns[precision] = result.return_mean
+    assert abs(returns["bf16"] - returns["fp32"]) < BF16_TOLERANCE, returns

@@ -60,6 +60,9 @@ class VGFTorchLearner(TorchLearner):
         self._policy_settings: dict[ModuleID, ParticlePolicySettings] = {}
         self._index_generator = torch.Generator(device=self._device)
         self._index_generator.manual_seed(int(self.config.seed or 0) + 7919 * (self._learner_index or 0))
+        if self._device.type == "cuda":  # a process-wide switch; learners own their process
+            torch.backends.cuda.matmul.allow_tf32 = bool(self.config.allow_tf32)
+            torch.backends.cudnn.allow_tf32 = bool(self.config.allow_tf32)
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
         module = self._module[module_id]
@@ -89,17 +92,21 @@ class VGFTorchLearner(TorchLearner):
         See docs/algorithm.md, "Critic target" and "Variants".
         """
         module = self._module[module_id].unwrapped()
-        losses = vgf_losses(
-            module.velocity,
-            module.critic,
-            module.target_critic,
-            batch,
-            self.training_policy_settings(module_id),
-            module.transport_field,
-            gamma=config.gamma,
-            target_twin_agg=config.target_twin_agg,
-            particle_agg=config.particle_agg,
-        )
+        with torch.autocast(
+            self._device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+        ):
+            losses = vgf_losses(
+                module.velocity,
+                module.critic,
+                module.target_critic,
+                batch,
+                self.training_policy_settings(module_id),
+                module.transport_field,
+                gamma=config.gamma,
+                target_twin_agg=config.target_twin_agg,
+                particle_agg=config.particle_agg,
+            )
+        losses = {name: value.float() for name, value in losses.items()}
         self._step_metrics = losses
         field_losses = [losses[name] for name in module.transport_field.loss_names]
         return losses["critic_loss"] + losses["flow_loss"] + sum(field_losses)

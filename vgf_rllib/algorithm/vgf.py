@@ -77,6 +77,9 @@ from vgf_rllib.evaluation import (
     success_timing_kwargs,
 )
 
+#: learner precisions: fp32, or bf16 autocast of the loss forwards (docs/algorithm.md, "Precision")
+PRECISIONS = ("fp32", "bf16")
+
 #: config fields the RLModule needs (passed through ``model_config``)
 MODULE_FIELDS = (
     "variant",
@@ -174,6 +177,8 @@ class VGFConfig(AlgorithmConfig):
         self.gamma = 0.99                     # discount (0.995 for long-horizon mazes)
         self.train_batch_size_per_learner = 256  # minibatch size per gradient step
         self.updates_per_iteration = 1000     # gradient steps per `train()` call
+        self.precision = "fp32"               # "fp32", or "bf16": autocast of the loss forwards
+        self.allow_tf32 = True                # TF32 matmuls on CUDA learners (fp32 elsewhere)
         self.lr = None                        # unused: see critic_lr / sampler_lr
         # Value gradient flow (docs/algorithm.md, "Transport", "Variants" and "Defaults").
         self.variant = "vgf"                  # "vgf" (kernel direction) or "a-vgf" (learned field)
@@ -223,6 +228,8 @@ class VGFConfig(AlgorithmConfig):
         sampler_lr: float | None = NotProvided,
         tau: float | None = NotProvided,
         updates_per_iteration: int | None = NotProvided,
+        precision: str | None = NotProvided,
+        allow_tf32: bool | None = NotProvided,
         variant: str | None = NotProvided,
         num_particles: int | None = NotProvided,
         sampler_euler_steps: int | None = NotProvided,
@@ -248,6 +255,10 @@ class VGFConfig(AlgorithmConfig):
             sampler_lr: Adam learning rate of the flow sampler.
             tau: Polyak rate for the target critics, applied after every gradient step.
             updates_per_iteration: Gradient steps per ``train()`` call.
+            precision: "fp32", or "bf16": the learner's forward passes (sampler, critics,
+                transport, target) run under bf16 autocast on its device, weights, optimizer
+                states and losses stay fp32 (docs/algorithm.md, "Precision").
+            allow_tf32: TF32 tensor-core matmuls on a CUDA learner (no effect on CPU).
             variant: "vgf" (SVGD kernel direction on grad_a Q) or "a-vgf" (a learned gradient
                 network f(s, a) as the direction, gradient clipping at 1.0; alpha unused).
             num_particles: N, particles per state (training and, by default, acting).
@@ -450,7 +461,8 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(f"tau must be a number in (0, 1], got {self.tau!r}")
         if not _is_number(self.gamma) or not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be a number in [0, 1], got {self.gamma!r}")
-        for name in ("normalize_observations", "rescale_actions"):
+        self._check_choice("precision", PRECISIONS)
+        for name in ("normalize_observations", "rescale_actions", "allow_tf32"):
             if not isinstance(getattr(self, name), bool):
                 self._value_error(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
