@@ -180,7 +180,7 @@ def test_cli_success_timing_flags(tmp_path, capsys, monkeypatch):
     import vgf_rllib.policy
 
     monkeypatch.setattr(vgf_rllib.evaluation, "evaluate_budgets", fake_evaluate)
-    monkeypatch.setattr(vgf_rllib.policy, "load_policy", lambda path: None)
+    monkeypatch.setattr(vgf_rllib.policy, "load_policy", lambda path: torch.nn.Identity())  # .to(device) works
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "run.json").write_text(json.dumps({"env": MAZE, "success_timing": "post"}))

@@ -151,6 +151,8 @@ BAD_EVALUATE = [
     (["--num-particles", "0"], "--num-particles", "0"),
     (["--episodes", "0"], "--episodes", "0"),
     (["--test-flow-steps", "-1"], "--test-flow-steps", "-1"),
+    (["--device", "banana"], "--device", "banana"),
+    (["--device", "meta"], "--device", "only 'cpu' and 'cuda[:N]'"),
 ]
 
 
@@ -202,6 +204,8 @@ def test_gpu_request_without_a_gpu(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main([*TRAIN, "--set", "num_gpus_per_learner=1", "--output", str(tmp_path / "r")]) == 2
     assert_one_error_line(capsys, "num_gpus_per_learner", "1", "no CUDA GPU")
+    assert main(["evaluate", str(tmp_path), "--device", "cuda"]) == 2
+    assert_one_error_line(capsys, "--device 'cuda'", "no CUDA GPU")
 
 
 # --- degenerate inputs: handled (finite losses and actions) or refused clearly ------------------

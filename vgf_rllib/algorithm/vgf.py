@@ -746,6 +746,11 @@ class VGF(Algorithm):
         module.set_state(module_state)
         return module
 
+    def _acting_device(self) -> torch.device:
+        """The local learner's device, else the CPU (remote learners' GPUs are not the driver's)."""
+        learner = self.learner_group._learner if self.learner_group.is_local else None
+        return learner._device if learner is not None else torch.device("cpu")
+
     def evaluate_test_time_budgets(
         self,
         test_flow_steps: list[int] | None = None,
@@ -753,12 +758,13 @@ class VGF(Algorithm):
         *,
         show_progress: bool = False,
     ) -> dict[str, Any]:
-        """Score the current weights at every L_test without retraining.
+        """Score the current weights at every L_test without retraining, acting on the local
+        learner's device (a GPU learner acts on its GPU; remote learners: the driver's CPU).
 
         See docs/algorithm.md, "Acting and the test-time budget".
         """
         results = evaluate_budgets(
-            self.get_policy_module(),
+            self.get_policy_module().to(self._acting_device()),
             self.config.env,
             test_flow_steps or self.config.test_flow_steps,
             episodes or self.config.eval_episodes,

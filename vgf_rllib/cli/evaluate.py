@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "('post', ogbench 1.1.0 as the paper's authors) each step (default: the run's setting "
         "from run.json, else ogbench's default); the records name the timing used",
     )
+    parser.add_argument(
+        "--device", default="cpu", help="torch device to act on, e.g. 'cuda' (default: cpu)"
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the records to this JSON file")
     parser.set_defaults(func=run)
 
@@ -76,10 +79,27 @@ def run(args: argparse.Namespace) -> int:
         return report_error(f"--max-test-flow-steps must be >= 1, got {args.max_test_flow_steps}")
     if args.episodes < 1:
         return report_error(f"--episodes must be >= 1, got {args.episodes}")
+    if (problem := device_problem(args.device)) is not None:
+        return report_error(f"--device {args.device!r}: {problem}")
     try:
         return evaluate_checkpoint(args)
     except ValueError as error:  # bad checkpoint, env spec or test-time setting
         return report_error(error)
+
+
+def device_problem(name: str) -> str | None:
+    """Why torch cannot act on device ``name`` here, or None when it can."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        return str(error)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return "torch sees no CUDA GPU on this machine"
+    if device.type not in ("cpu", "cuda"):
+        return "only 'cpu' and 'cuda[:N]' are supported"
+    return None
 
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
@@ -102,7 +122,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     if success_timing is None and env == info.get("env"):
         success_timing = info.get("success_timing")  # what the run was evaluated with
     seed = args.seed if args.seed is not None else info.get("evaluation_seed", evaluation_seed(None))
-    module = load_policy(args.checkpoint)
+    module = load_policy(args.checkpoint).to(args.device)
     results = evaluate_budgets(
         module, env, args.test_flow_steps, args.episodes,
         num_particles=args.num_particles, step_size=args.step_size, seed=seed,
