@@ -86,7 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset",
         help="a .npz/.parquet file, a Minari dataset dir, 'ogbench:<name>', "
-        "'minari:<id>' or 'demo:offset-bandit' (required unless --resume)",
+        "'minari:<id>', 'random:<gym id>' (random actions, e.g. random:Pendulum-v1) or "
+        "'demo:offset-bandit' (required unless --resume)",
     )
     parser.add_argument(
         "--env",
