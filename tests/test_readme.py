@@ -47,7 +47,7 @@ def test_readme_has_the_snippets_this_test_runs():
     assert len(runnable_bash_blocks()) >= 5 and len(blocks("python")) >= 4
 
 
-@pytest.mark.slow  # about 6 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
+@pytest.mark.slow  # about 7 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
 def test_readme_snippets_run_as_written(fresh_folder):
     """The CLI blocks in order (train, A-VGF, resume, export, online), then every Python block
     in order, each in its own interpreter (so each needs its own imports)."""
