@@ -1,6 +1,6 @@
 """One entry point from a dataset spec (dict, path or ``suite:name``) to an OfflineDataset.
 
-Prefixed specs (``ogbench:``, ``minari:``, ``demo:``) go to their source in
+Prefixed specs (``ogbench:``, ``minari:``, ``demo:``, ``random:``) go to their source in
 :data:`vgf_rllib.data.sources.SOURCES`; files go by suffix to :data:`FILE_LOADERS`; a directory
 is read as a Minari dataset. Every
 route ends in :func:`build_dataset` (optional action rescaling, then validation;

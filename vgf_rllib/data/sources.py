@@ -1,5 +1,5 @@
 """The registry of dataset sources: one entry per ``prefix:name`` spec kind (``ogbench:``,
-``minari:``, ``demo:``), the one place that knows, for a source, how to load a dataset, which env
+``minari:``, ``demo:``, ``random:``), the one place that knows, for a source, how to load a dataset, which env
 evaluates it, how that env is built, how its returns are scored, where its local files live and
 how to get missing ones.
 
