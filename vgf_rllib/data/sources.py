@@ -1,6 +1,6 @@
 """The registry of dataset sources: one entry per ``prefix:name`` spec kind (``ogbench:``,
-``minari:``, ``demo:``, ``random:``), the one place that knows, for a source, how to load a dataset, which env
-evaluates it, how that env is built, how its returns are scored, where its local files live and
+``minari:``, ``demo:``, ``random:``), the one place that knows, for a source, how to load a
+dataset, which env evaluates it, how that env is built, how its returns are scored, where its local files live and
 how to get missing ones.
 
 Files (``.npz``, ``.parquet``), Minari dataset directories and dicts of arrays carry no prefix;
