@@ -1,7 +1,7 @@
 """The registry of dataset sources: one entry per ``prefix:name`` spec kind (``ogbench:``,
 ``minari:``, ``demo:``, ``random:``), the one place that knows, for a source, how to load a
-dataset, which env evaluates it, how that env is built, how its returns are scored, where its local files live and
-how to get missing ones.
+dataset, which env evaluates it, how that env is built, how its returns are scored, where its
+local files live and how to get missing ones.
 
 Files (``.npz``, ``.parquet``), Minari dataset directories and dicts of arrays carry no prefix;
 :func:`vgf_rllib.data.loading.load_dataset` reads them directly and they name no env. Each
