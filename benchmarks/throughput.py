@@ -2,7 +2,8 @@
 
 Training: RLlib's ``VGF.train()`` vs a bare PyTorch loop. Both train the same networks with the
 same losses (``vgf_rllib.core.vgf_losses``) on the same device-resident data; the ratio (a)/(b)
-is RLlib's overhead.
+is RLlib's overhead. (c) is the bare loop with the loss forwards under bf16 autocast, as
+``precision="bf16"`` runs them (docs/algorithm.md, "Precision"); (c)/(b) is its speed-up.
 
 Acting: one state, paper-sized networks (4x512) at N=10, K=10, L_test=3, through the module
 (eager PyTorch, autograd for the transport) and through the exported artifact
@@ -51,8 +52,11 @@ CONFIGS = {
 }
 
 
-def bare_loop_updates_per_second(cfg: BenchConfig, device: str, updates: int) -> float:
-    """(b): the same losses, Adam optimizers and per-step Polyak update in plain PyTorch."""
+def bare_loop_updates_per_second(
+    cfg: BenchConfig, device: str, updates: int, precision: str = "fp32"
+) -> float:
+    """(b): the same losses, Adam optimizers and per-step Polyak update in plain PyTorch;
+    ``precision="bf16"`` (c): the loss forwards under bf16 autocast."""
     arrays = make_demo_arrays(TRANSITIONS)
     data = {k: torch.as_tensor(v, device=device) for k, v in arrays.items() if k != "terminals"}
     obs_dim, action_dim = arrays["observations"].shape[1], arrays["actions"].shape[1]
@@ -70,8 +74,9 @@ def bare_loop_updates_per_second(cfg: BenchConfig, device: str, updates: int) ->
     def step() -> None:
         index = torch.randint(TRANSITIONS, (cfg.batch_size,), device=device)
         batch = {k: v[index] for k, v in data.items()}
-        losses = vgf_losses(velocity, critic, target, batch, settings, gamma=0.99,
-                            target_twin_agg="min", particle_agg="mean")
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            losses = vgf_losses(velocity, critic, target, batch, settings, gamma=0.99,
+                                target_twin_agg="min", particle_agg="mean")
         critic_opt.zero_grad(set_to_none=True)
         sampler_opt.zero_grad(set_to_none=True)
         (losses["critic_loss"] + losses["flow_loss"]).backward()
@@ -265,11 +270,18 @@ def main() -> None:
         updates = args.updates or (500 if args.device == "cuda" else (300 if name == "small" else 30))
         bare = bare_loop_updates_per_second(cfg, args.device, updates)
         rllib = rllib_updates_per_second(cfg, args.device, updates)
-        rows.append((name, updates, rllib, bare, rllib / bare))
+        bf16 = bare_loop_updates_per_second(cfg, args.device, updates, precision="bf16")
+        rows.append((name, updates, rllib, bare, bf16))
     print(f"\nVGF training throughput on {args.device} (torch threads: {torch.get_num_threads()})")
-    print(f"{'config':<8}{'updates':>9}{'(a) VGF.train() upd/s':>24}{'(b) bare loop upd/s':>22}{'(a)/(b)':>9}")
-    for name, updates, rllib, bare, ratio in rows:
-        print(f"{name:<8}{updates:>9}{rllib:>24.1f}{bare:>22.1f}{ratio:>9.2f}")
+    print(
+        f"{'config':<8}{'updates':>9}{'(a) VGF.train() upd/s':>24}{'(b) bare loop upd/s':>22}"
+        f"{'(a)/(b)':>9}{'(c) bare bf16 upd/s':>22}{'(c)/(b)':>9}"
+    )
+    for name, updates, rllib, bare, bf16 in rows:
+        print(
+            f"{name:<8}{updates:>9}{rllib:>24.1f}{bare:>22.1f}{rllib / bare:>9.2f}"
+            f"{bf16:>22.1f}{bf16 / bare:>9.2f}"
+        )
     ray.shutdown()
 
 
