@@ -277,10 +277,7 @@ class VGFConfig(AlgorithmConfig):
             This updated VGFConfig.
         """
         super().training(**kwargs)
-        for name, value in locals().items():
-            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
-                setattr(self, name, list(value) if name.endswith("_layers") else value)
-        return self
+        return self._set_provided(locals())
 
     def offline_dataset(
         self,
@@ -303,10 +300,7 @@ class VGFConfig(AlgorithmConfig):
         Returns:
             This updated VGFConfig.
         """
-        for name, value in locals().items():
-            if name not in ("self", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
-        return self
+        return self._set_provided(locals())
 
     def test_time(
         self,
@@ -343,10 +337,7 @@ class VGFConfig(AlgorithmConfig):
         Returns:
             This updated VGFConfig.
         """
-        for name, value in locals().items():
-            if name not in ("self", "__class__") and value is not NotProvided:
-                setattr(self, name, list(value) if name == "test_flow_steps" else value)
-        return self
+        return self._set_provided(locals())
 
     def online(
         self,
@@ -384,9 +375,13 @@ class VGFConfig(AlgorithmConfig):
         Returns:
             This updated VGFConfig.
         """
-        for name, value in locals().items():
-            if name not in ("self", "__class__") and value is not NotProvided:
-                setattr(self, name, value)
+        return self._set_provided(locals())
+
+    def _set_provided(self, arguments: dict[str, Any]) -> "VGFConfig":
+        """Set every setter argument the caller provided (lists and tuples as fresh lists)."""
+        for name, value in arguments.items():
+            if name not in ("self", "kwargs", "__class__") and value is not NotProvided:
+                setattr(self, name, list(value) if isinstance(value, (list, tuple)) else value)
         return self
 
     def field_names(self) -> list[str]:

@@ -375,22 +375,27 @@ SCRIPT_COMMON: dict[str, Any] = {
 #: OGBench families whose datasets OGBench's own generators make offline (data layer)
 
 
-def ogbench_task(group: str, task_id: int | None = None, setting: str = "") -> Task:
-    """The single-task OGBench task of ``group`` (``cube-single-play``); no id: the default task.
-    ``setting`` (``off2on``, ``a-vgf-off2on``) picks the ``<setting>/<group>`` settings row."""
-    env, _, kind = group.rpartition("-")
-    name = OGBenchName(env, kind, task_id)
-    key = f"{setting}/{group}" if setting else group
-    defaults = ENV_DEFAULTS[key]
+def suite_task(name: str, group: str, spec: str) -> Task:
+    """The task ``name`` whose dataset and evaluation env are ``spec``, with the settings and
+    budgets of the :data:`ENV_DEFAULTS` row ``group``."""
+    defaults = ENV_DEFAULTS[group]
     return Task(
-        name=name.singletask,
-        group=key,
-        dataset=f"ogbench:{name.singletask}",
-        env=f"ogbench:{name.singletask}",
+        name=name,
+        group=group,
+        dataset=spec,
+        env=spec,
         settings=defaults.settings(),
         training_steps=defaults.training_steps,
         online_env_steps=defaults.online_env_steps,
     )
+
+
+def ogbench_task(group: str, task_id: int | None = None, setting: str = "") -> Task:
+    """The single-task OGBench task of ``group`` (``cube-single-play``); no id: the default task.
+    ``setting`` (``off2on``, ``a-vgf-off2on``) picks the ``<setting>/<group>`` settings row."""
+    env, _, kind = group.rpartition("-")
+    name = OGBenchName(env, kind, task_id).singletask
+    return suite_task(name, f"{setting}/{group}" if setting else group, f"ogbench:{name}")
 
 
 def ogbench_tasks(groups: tuple[str, ...]) -> tuple[Task, ...]:
@@ -400,16 +405,7 @@ def ogbench_tasks(groups: tuple[str, ...]) -> tuple[Task, ...]:
 
 def minari_task(dataset_id: str, group: str) -> Task:
     """Minari D4RL task named by its id: ``D4RL/antmaze/umaze-v1`` -> ``antmaze-umaze-v1``."""
-    defaults = ENV_DEFAULTS[group]
-    return Task(
-        name="-".join(dataset_id.split("/")[1:]),
-        group=group,
-        dataset=f"minari:{dataset_id}",
-        env=f"minari:{dataset_id}",
-        settings=defaults.settings(),
-        training_steps=defaults.training_steps,
-        online_env_steps=defaults.online_env_steps,
-    )
+    return suite_task("-".join(dataset_id.split("/")[1:]), group, f"minari:{dataset_id}")
 
 
 def env_defaults(task: Task) -> EnvDefaults | None:
