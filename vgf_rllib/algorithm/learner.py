@@ -142,8 +142,19 @@ class VGFTorchLearner(TorchLearner):
         return self._policy_settings[module_id]
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
-        """Optimizer steps, then Polyak-average the target critics (every gradient step)."""
-        super().apply_gradients(gradients_dict)
+        """Optimizer steps, then Polyak-average the target critics (every gradient step).
+
+        RLlib's version first tests every gradient for NaN/inf (one host sync per parameter and
+        step) and zeroes bad ones with a warning; here gradients go to the optimizers as they
+        are, and a non-finite loss or weight stops training with :class:`NonFiniteLossError`
+        at the end of the call, as the authors' code never zeroes gradients either (list of
+        deviations from RLlib in ``vgf_rllib/algorithm/vgf.py``). VGF sets no LR schedules.
+        """
+        for param_id, grad in gradients_dict.items():
+            self._params[param_id].grad = grad
+        for module_id, optimizer_names in self._module_optimizers.items():
+            for optimizer_name in optimizer_names:
+                self.get_optimizer(module_id, optimizer_name).step()
         for module_id in self.module.keys():
             module = self.module[module_id].unwrapped()
             tau = self.config.get_config_for_module(module_id).tau

@@ -17,6 +17,9 @@ Deviations of the algorithm from RLlib's offline algorithms, on purpose:
   hands the arrays to every learner, which keeps them on its device.
 - ``training_step`` runs ``updates_per_iteration`` gradient steps inside each learner.
 - ``step`` adds ``vgf_eval`` (one record per L_test) on evaluation iterations.
+- The learner's ``apply_gradients`` does not test each gradient for NaN/inf (RLlib's version
+  syncs the device once per parameter and step, then zeroes bad gradients with a warning): a
+  non-finite loss or weight stops training with an error naming it at the end of the call.
 - Offline-to-online (``online(online_env_steps=...)``): after ``offline_updates`` gradient
   steps, EnvRunners (:class:`~vgf_rllib.algorithm.env_runner.VGFEnvRunner`) collect
   transitions that are appended to the learner-resident buffer; the learner's weights are
