@@ -185,3 +185,32 @@ def test_bf16_autocast_learns_as_fp32(chain_module):
         (result,) = evaluate_budgets(module, ENV_SPEC, [2], 300, seed=1)
         returns[precision] = result.return_mean
     assert abs(returns["bf16"] - returns["fp32"]) < BF16_TOLERANCE, returns
+
+
+@pytest.mark.slow  # about 3 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
+def test_quickstart_pendulum_beats_behavior_cloning_by_far():
+    """The README's main job (random:Pendulum-v1, 8,000 steps of 2x64 networks): VGF at its best
+    L_test beats behavior cloning of the random torques by far more than the episodes' noise,
+    and a transport step beats best-of-N on the same episodes."""
+    config = (
+        VGFConfig()
+        .environment("Pendulum-v1")
+        .offline_dataset(dataset="random:Pendulum-v1")
+        .training(
+            critic_hidden_layers=[64, 64], sampler_hidden_layers=[64, 64], sampler_euler_steps=5,
+            train_batch_size_per_learner=128, updates_per_iteration=1000,
+        )
+        .debugging(seed=0)
+    )
+    algo = config.build_algo()
+    for _ in range(8):
+        algo.train()
+    module = algo.get_policy_module()
+    algo.stop()
+    best_of_n, vgf = evaluate_budgets(module, "Pendulum-v1", [0, 2], 30, seed=10_000)
+    (bc,) = evaluate_budgets(module, "Pendulum-v1", [0], 30, num_particles=1, seed=10_000)
+    print(f"Pendulum: VGF L2 {vgf.return_mean:.0f}  L0 {best_of_n.return_mean:.0f}  BC {bc.return_mean:.0f}")
+    gap, noise = gap_and_noise(vgf, bc)
+    assert gap > max(500.0, noise)  # measured: about 1,000
+    gains = np.subtract(vgf.episode_returns, best_of_n.episode_returns)
+    assert gains.mean() > 2 * gains.std() / np.sqrt(len(gains))  # measured: +40 +- 8
