@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from vgf_rllib.core.networks import TwinCritic, TwinQAtStates
 from vgf_rllib.core.transport import (
     TransportSettings,
     aggregate_twins,
@@ -131,6 +132,25 @@ def test_score_uses_requested_twin_aggregation_and_leaves_critic_params_alone():
     with torch.no_grad():  # works under an outer no_grad (acting in RLlib)
         assert torch.allclose(value_gradient(lambda a: net(a), particles, "mean"), g_mean)
     assert aggregate_twins(torch.tensor([[1.0, 3.0]]), "min").item() == 1.0
+
+
+@pytest.mark.parametrize("twin_agg", ["mean", "min"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_critics_action_gradient_by_hand_equals_autograd(twin_agg, precision):
+    torch.manual_seed(0)
+    critic = TwinCritic(obs_dim=3, action_dim=2, hidden=[32, 16, 8])
+    for param in critic.parameters():  # non-trivial LayerNorm scales and biases
+        param.data.add_(0.3 * torch.randn_like(param))
+    obs = torch.randn(5, 1, 3).expand(5, 7, 3)
+    particles = torch.rand(5, 7, 2) * 2 - 1
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    with autocast:
+        by_autograd = value_gradient(lambda a: critic(obs, a), particles, twin_agg)
+        by_hand = value_gradient(TwinQAtStates(critic, obs), particles, twin_agg)
+    tolerance = 1e-5 if precision == "fp32" else 0.05 * by_autograd.abs().max().item()
+    assert by_hand.shape == by_autograd.shape and by_hand.dtype == torch.float32
+    assert (by_hand.float() - by_autograd.float()).abs().max() < tolerance
+    assert all(p.grad is None for p in critic.parameters())
 
 
 @pytest.mark.parametrize(

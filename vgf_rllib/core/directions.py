@@ -22,11 +22,20 @@ import torch
 from torch import nn
 
 from vgf_rllib.core import transport as transport_module
-from vgf_rllib.core.networks import GradientField
-from vgf_rllib.core.transport import Direction, TransportSettings
+from vgf_rllib.core.networks import GradientField, TwinCritic, TwinQAtStates
+from vgf_rllib.core.transport import Direction, TransportSettings, TwinQFunction
 
 #: the twin aggregation of A-VGF's regression target (fixed to the mean in the authors' code)
 FIELD_TARGET_TWIN_AGG = "mean"
+
+
+def critic_at_states(critic: nn.Module, obs: torch.Tensor) -> TwinQFunction:
+    """``critic(obs, .)`` as a function of the actions. A :class:`TwinCritic` gives its action
+    gradient by hand (:class:`TwinQAtStates`); any other critic module (e.g. the hand-computable
+    ones of the tests) is differentiated by autograd."""
+    if isinstance(critic, TwinCritic):
+        return TwinQAtStates(critic, obs)
+    return lambda actions: critic(obs, actions)
 
 
 class TransportField(nn.Module):
@@ -54,9 +63,7 @@ class KernelField(TransportField):
     def direction(
         self, critic: nn.Module, obs_n: torch.Tensor, settings: TransportSettings
     ) -> Direction:
-        def q_fn(actions: torch.Tensor) -> torch.Tensor:
-            return critic(obs_n, actions)
-
+        q_fn = critic_at_states(critic, obs_n)
         return lambda particles: transport_module.kernel_direction(q_fn, particles, settings)
 
 
@@ -84,7 +91,7 @@ class LearnedField(TransportField):
         """MSE of f(s, a) onto stop-grad grad_a mean(Q1, Q2)(s, a) at the dataset actions,
         averaged over the batch and action dims; no gradient reaches the critics."""
         target = transport_module.value_gradient(
-            lambda a: critic(obs, a), actions, FIELD_TARGET_TWIN_AGG
+            critic_at_states(critic, obs), actions, FIELD_TARGET_TWIN_AGG
         )
         return {"field_loss": (self.field(obs, actions) - target).pow(2).mean()}
 

@@ -96,8 +96,14 @@ def aggregate_twins(q_values: torch.Tensor, how: str) -> torch.Tensor:
 def value_gradient(q_fn: TwinQFunction, particles: torch.Tensor, twin_agg: str) -> torch.Tensor:
     """Score g_j = grad_a Qbar(s, a_j); no gradient reaches critic parameters.
 
-    See docs/algorithm.md, "Transport", step 1.
+    A ``q_fn`` with an ``action_gradient(actions, twin_agg)`` method (the critics' own,
+    :class:`~vgf_rllib.core.networks.TwinQAtStates`) gives it without autograd; any other
+    function is differentiated by ``torch.autograd.grad``. See docs/algorithm.md, "Transport",
+    step 1.
     """
+    analytic = getattr(q_fn, "action_gradient", None)
+    if analytic is not None:
+        return analytic(particles.detach(), twin_agg)
     with torch.enable_grad():
         actions = particles.detach().requires_grad_(True)
         q_bar = aggregate_twins(q_fn(actions), twin_agg)
