@@ -7,6 +7,15 @@ tests share one ``ray.init``.
 
 from __future__ import annotations
 
+import os
+
+# The learner compiles its update step by default (compile_learner=True; docs/algorithm.md,
+# "Compiled update step"): 10-60 s per network shape on 2 CPU cores, far longer than the tiny
+# trainings of these tests. The session, and every process it starts (CLI runs, Ray workers,
+# Tune trials), runs with TorchDynamo off, which makes torch.compile run its function eagerly;
+# tests/test_compiled_update.py turns it back on and checks the compiled step equals the eager one.
+os.environ["TORCHDYNAMO_DISABLE"] = "1"
+
 import signal
 import socket
 import subprocess

@@ -110,6 +110,7 @@ BAD_SET_VALUES = [
     ("eval_step_size=0", "eval_step_size", "0"),
     ("precision=fp16", "precision", "'fp16'"),
     ("allow_tf32=maybe", "allow_tf32", "'maybe'"),
+    ("compile_learner=2", "compile_learner", "2"),
     ("online_sync_steps=0", "online_sync_steps", "0"),
     ("tau=0", "tau", "0"),
     ("tau=1.5", "tau", "1.5"),

@@ -30,7 +30,7 @@ from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
 from vgf_rllib.algorithm.replay import ResidentReplayBuffer
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
-from vgf_rllib.core.losses import vgf_losses
+from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.core.policy import ParticlePolicySettings
 
@@ -63,6 +63,10 @@ class VGFTorchLearner(TorchLearner):
         if self._device.type == "cuda":  # a process-wide switch; learners own their process
             torch.backends.cuda.matmul.allow_tf32 = bool(self.config.allow_tf32)
             torch.backends.cudnn.allow_tf32 = bool(self.config.allow_tf32)
+        # one compiled graph per module and shapes (docs/algorithm.md, "Compiled update step")
+        self._losses_fn = (
+            torch.compile(vgf_losses, dynamic=False) if self.config.compile_learner else vgf_losses
+        )
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
         module = self._module[module_id]
@@ -77,7 +81,7 @@ class VGFTorchLearner(TorchLearner):
             self.register_optimizer(
                 module_id=module_id,
                 optimizer_name=name,
-                optimizer=torch.optim.Adam(params),
+                optimizer=torch.optim.Adam(params, fused=True),
                 params=params,
                 lr_or_lr_schedule=lr,
             )
@@ -92,19 +96,23 @@ class VGFTorchLearner(TorchLearner):
         See docs/algorithm.md, "Critic target" and "Variants".
         """
         module = self._module[module_id].unwrapped()
+        settings = self.training_policy_settings(module_id)
+        actions = batch["actions"]
+        draws = LossDraws.sample(actions.shape[0], settings.num_particles, actions.shape[-1], actions.device)
         with torch.autocast(
             self._device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
         ):
-            losses = vgf_losses(
+            losses = self._losses_fn(
                 module.velocity,
                 module.critic,
                 module.target_critic,
                 batch,
-                self.training_policy_settings(module_id),
+                settings,
                 module.transport_field,
                 gamma=config.gamma,
                 target_twin_agg=config.target_twin_agg,
                 particle_agg=config.particle_agg,
+                draws=draws,
             )
         losses = {name: value.float() for name, value in losses.items()}
         self._step_metrics = losses

@@ -20,6 +20,10 @@ Deviations of the algorithm from RLlib's offline algorithms, on purpose:
 - The learner's ``apply_gradients`` does not test each gradient for NaN/inf (RLlib's version
   syncs the device once per parameter and step, then zeroes bad gradients with a warning): a
   non-finite loss or weight stops training with an error naming it at the end of the call.
+- The learner's losses run under ``torch.compile`` by default (``compile_learner``), not
+  RLlib's ``torch_compile_learner`` (which compiles ``forward_train``, where VGF computes
+  nothing); its Adam optimizers are torch's fused ones (docs/algorithm.md, "Compiled update
+  step").
 - Offline-to-online (``online(online_env_steps=...)``): after ``offline_updates`` gradient
   steps, EnvRunners (:class:`~vgf_rllib.algorithm.env_runner.VGFEnvRunner`) collect
   transitions that are appended to the learner-resident buffer; the learner's weights are
@@ -182,6 +186,7 @@ class VGFConfig(AlgorithmConfig):
         self.updates_per_iteration = 1000     # gradient steps per `train()` call
         self.precision = "fp32"               # "fp32", or "bf16": autocast of the loss forwards
         self.allow_tf32 = True                # TF32 matmuls on CUDA learners (fp32 elsewhere)
+        self.compile_learner = True           # torch.compile the losses of a gradient step
         self.lr = None                        # unused: see critic_lr / sampler_lr
         # Value gradient flow (docs/algorithm.md, "Transport", "Variants" and "Defaults").
         self.variant = "vgf"                  # "vgf" (kernel direction) or "a-vgf" (learned field)
@@ -233,6 +238,7 @@ class VGFConfig(AlgorithmConfig):
         updates_per_iteration: int | None = NotProvided,
         precision: str | None = NotProvided,
         allow_tf32: bool | None = NotProvided,
+        compile_learner: bool | None = NotProvided,
         variant: str | None = NotProvided,
         num_particles: int | None = NotProvided,
         sampler_euler_steps: int | None = NotProvided,
@@ -262,6 +268,10 @@ class VGFConfig(AlgorithmConfig):
                 transport, target) run under bf16 autocast on its device, weights, optimizer
                 states and losses stay fp32 (docs/algorithm.md, "Precision").
             allow_tf32: TF32 tensor-core matmuls on a CUDA learner (no effect on CPU).
+            compile_learner: The losses of each gradient step (next-state sampling, transport,
+                target, TD and flow-matching forwards, and their backward) run as one
+                ``torch.compile``d graph; False: eager PyTorch, for debugging
+                (docs/algorithm.md, "Compiled update step").
             variant: "vgf" (SVGD kernel direction on grad_a Q) or "a-vgf" (a learned gradient
                 network f(s, a) as the direction, gradient clipping at 1.0; alpha unused).
             num_particles: N, particles per state (training and, by default, acting).
@@ -460,7 +470,7 @@ class VGFConfig(AlgorithmConfig):
         if not _is_number(self.gamma) or not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be a number in [0, 1], got {self.gamma!r}")
         self._check_choice("precision", PRECISIONS)
-        for name in ("normalize_observations", "rescale_actions", "allow_tf32"):
+        for name in ("normalize_observations", "rescale_actions", "allow_tf32", "compile_learner"):
             if not isinstance(getattr(self, name), bool):
                 self._value_error(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):

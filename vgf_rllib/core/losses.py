@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from vgf_rllib.core.directions import KERNEL_FIELD, TransportField
@@ -48,6 +50,26 @@ def twin_critic_loss(q_values: torch.Tensor, target: torch.Tensor) -> torch.Tens
     return (q_values - target.unsqueeze(-1)).pow(2).sum(-1).mean()
 
 
+@dataclass(frozen=True)
+class LossDraws:
+    """The random draws of one gradient step, drawn before the losses are computed so that a
+    compiled step (docs/algorithm.md, "Compiled update step") and the eager one consume the
+    same random stream: the sampler's Gaussian noise at s' ``(B, N, d)``, then the flow-matching
+    noise ``(B, d)`` and times ``(B,)`` at the dataset actions."""
+
+    next_noise: torch.Tensor
+    flow_noise: torch.Tensor
+    flow_times: torch.Tensor
+
+    @classmethod
+    def sample(cls, batch_size: int, num_particles: int, action_dim: int, device: torch.device) -> LossDraws:
+        return cls(
+            torch.randn(batch_size, num_particles, action_dim, device=device),
+            torch.randn(batch_size, action_dim, device=device),
+            torch.rand(batch_size, device=device),
+        )
+
+
 def vgf_losses(
     velocity: VelocityField,
     critic: TwinCritic,
@@ -59,6 +81,7 @@ def vgf_losses(
     gamma: float,
     target_twin_agg: str,
     particle_agg: str,
+    draws: LossDraws | None = None,
 ) -> dict[str, torch.Tensor]:
     """The losses of one gradient step (docs/algorithm.md, "Critic target"): TD, BC flow and
     the transport field's own (A-VGF: ``field_loss``; "Variants").
@@ -66,9 +89,13 @@ def vgf_losses(
     ``batch`` holds ``observations, actions, rewards, next_observations, masks``. Next-state
     particles are flow samples at s' moved by L_train transport steps along ``field``'s direction
     for the ONLINE critics (VGF: their gradient); their values come from the TARGET critics.
+    ``draws``: the step's random draws (fresh when None).
     """
     next_obs = batch["next_observations"]
-    next_particles = propose_particles(velocity, critic, next_obs, settings, field)
+    actions = batch["actions"]
+    if draws is None:
+        draws = LossDraws.sample(actions.shape[0], settings.num_particles, actions.shape[-1], actions.device)
+    next_particles = propose_particles(velocity, critic, next_obs, settings, field, noise=draws.next_noise)
     with torch.no_grad():
         next_target_q = target_critic(per_particle(next_obs, settings.num_particles), next_particles)
     target = td_target(
@@ -82,7 +109,9 @@ def vgf_losses(
     q_values = critic(batch["observations"], batch["actions"])
     return {
         "critic_loss": twin_critic_loss(q_values, target),
-        "flow_loss": flow_matching_loss(velocity, batch["observations"], batch["actions"]),
+        "flow_loss": flow_matching_loss(
+            velocity, batch["observations"], actions, noise=draws.flow_noise, times=draws.flow_times
+        ),
         **field.losses(critic, batch["observations"], batch["actions"]),
         "q_mean": q_values.detach().mean(),
         "target_mean": target.mean(),

@@ -162,9 +162,7 @@ class VelocityField(nn.Module):
 
 @torch.no_grad()
 def polyak_update(main: nn.Module, target: nn.Module, tau: float) -> None:
-    """target <- tau * main + (1 - tau) * target, in place on every parameter.
-
-    See docs/algorithm.md, "Critic target", step 6.
+    """target <- tau * main + (1 - tau) * target, in place on every parameter (one multi-tensor
+    ``lerp``). See docs/algorithm.md, "Critic target", step 6.
     """
-    for target_param, main_param in zip(target.parameters(), main.parameters()):
-        target_param.lerp_(main_param, tau)
+    torch._foreach_lerp_(list(target.parameters()), list(main.parameters()), tau)

@@ -1,0 +1,64 @@
+"""The compiled update step equals the eager one (docs/algorithm.md, "Compiled update step")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+from vgf_rllib import VGFConfig
+from vgf_rllib.demo import DATASET_SPEC
+
+UPDATES = 20
+
+
+@pytest.fixture
+def dynamo_enabled() -> Iterator[None]:
+    """The test session runs with TorchDynamo off (conftest.py); these tests compile for real."""
+    with torch._dynamo.config.patch(disable=False):
+        torch._dynamo.reset()
+        counters.clear()
+        yield
+
+
+def train(compile_learner: bool, variant: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``UPDATES`` gradient steps of small networks; the metrics and the weights after them."""
+    config = (
+        VGFConfig()
+        .offline_dataset(dataset=f"{DATASET_SPEC}-2000")
+        .training(
+            critic_hidden_layers=[32, 32],
+            sampler_hidden_layers=[32, 32],
+            train_batch_size_per_learner=64,
+            num_particles=4,
+            sampler_euler_steps=3,
+            train_flow_steps=2,
+            updates_per_iteration=UPDATES,
+            variant=variant,
+            compile_learner=compile_learner,
+        )
+        .debugging(seed=3)
+    )
+    algo = config.build_algo()
+    metrics = algo.train()["learners"]["default_policy"]
+    weights = {name: value.detach().clone() for name, value in algo.get_policy_module().state_dict().items()}
+    algo.stop()
+    return metrics, weights
+
+
+@pytest.mark.parametrize("variant", ["vgf", "a-vgf"])
+def test_compiled_update_gives_the_eager_losses_and_weights(ray_session, dynamo_enabled, variant):
+    eager_metrics, eager_weights = train(False, variant)
+    assert counters["stats"]["unique_graphs"] == 0
+    compiled_metrics, compiled_weights = train(True, variant)
+    assert counters["stats"]["unique_graphs"] >= 1  # the losses really ran as a compiled graph
+    assert not counters["graph_break"], dict(counters["graph_break"])  # as one graph
+    for name in ("critic_loss", "flow_loss", "q_mean", "target_mean"):
+        assert compiled_metrics[name] == pytest.approx(eager_metrics[name], rel=1e-4, abs=1e-5), name
+    assert eager_weights.keys() == compiled_weights.keys()
+    worst = max((eager_weights[k] - compiled_weights[k]).abs().max().item() for k in eager_weights)
+    print(f"largest weight difference after {UPDATES} updates: {worst:.2e}")
+    assert worst < 1e-4
