@@ -100,8 +100,10 @@ def test_config_reaches_the_loss(monkeypatch):
     algo.stop()
     assert len(calls) == 2
     settings, kwargs = calls[0]
+    draws = kwargs.pop("draws")  # the step's random draws, taken before the losses
     assert kwargs == {"gamma": 0.5, "target_twin_agg": "mean", "particle_agg": "max"}
     assert settings.transport.steps == 2 and settings.num_particles == 3
+    assert draws.next_noise.shape[1] == 3 and draws.flow_noise.shape == draws.next_noise[:, 0].shape
     assert calls[1][0] is settings  # built once per learner, not at every gradient step
 
 

@@ -16,8 +16,10 @@ UPDATES = 20
 
 
 @pytest.fixture
-def dynamo_enabled() -> Iterator[None]:
-    """The test session runs with TorchDynamo off (conftest.py); these tests compile for real."""
+def dynamo_enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test session runs with TorchDynamo off (conftest.py); these tests compile for real
+    (the local learner lives in this process)."""
+    monkeypatch.delenv("TORCHDYNAMO_DISABLE", raising=False)
     with torch._dynamo.config.patch(disable=False):
         torch._dynamo.reset()
         counters.clear()
