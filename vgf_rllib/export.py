@@ -6,11 +6,9 @@ action bounds when the module's action space has finite ones. Its random draws a
 ``artifact(obs, noise, uniform)`` with ``noise ~ N(0, I)`` of shape ``(B, N, action_dim)`` and
 ``uniform ~ U[0, 1)`` of shape ``(B,)`` gives the module's actions for the same draws.
 
-The transport takes grad_a Q with ``torch.autograd.grad``, which ``torch.export`` cannot trace
-(nor ``torch.func.grad`` inside it, in torch 2.13). The acting path is therefore first traced
-with ``make_fx``, which records below autograd, so the inner backward pass appears as explicit
-aten ops; that graph, which no longer calls autograd, is then exported with a dynamic batch
-dimension. See docs/algorithm.md, "Exporting the acting path".
+The module's acting code is traced with ``make_fx``, which records aten operations below autograd,
+and that graph is exported with a dynamic batch dimension (why not ``torch.export`` directly:
+docs/algorithm.md, "Exporting the acting path").
 """
 
 from __future__ import annotations
