@@ -2,7 +2,7 @@
 # The README's main command: set up, train VGF on Pendulum-v1 data of uniformly random actions
 # (`random:Pendulum-v1`: 100 seeded episodes, 20,000 transitions, generated in memory), print
 # its return per L_test, then score behavior cloning (N = 1, L_test = 0) on the same episodes.
-# About 4 minutes on 2 CPU cores after installation. Knobs (environment variables):
+# About 3 minutes on 2 CPU cores after installation (45 s of it compile the update step). Knobs (environment variables):
 # RUN_DIR (runs/quickstart), EPISODES (50 per L_test), EXTRA_ARGS (more `train` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
