@@ -14,9 +14,13 @@ the median over rounds of updates/s, CPU seconds per update (process CPU time: a
 the achieved TFLOP/s against the FLOPs one update counts (``torch.utils.flop_counter`` on one eager
 step: matmuls of the forwards and backwards), and, on CUDA, the peak device memory.
 
-Acting, one and 16 states, paper-sized networks (4x512) at N=10, K=10, L_test=3: the module eager
-and under ``torch.compile``, the exported artifact (docs/algorithm.md, "Exporting the acting path"),
-the authors' jitted acting (one state) and the hidden-layer products alone (a floor).
+Acting, one and 16 states, paper-sized networks (4x512) at N=10, K=10, L_test=3, on the device:
+the acting code (``vgf_rllib.core.act_with_steps``) eager and under ``torch.compile``, the exported
+artifact (CPU; docs/algorithm.md, "Exporting the acting path"), the authors' jitted acting (one
+state; on CPU unless their JAX sees a GPU) and the hidden-layer products alone (a floor).
+
+Without Ray (``--no-rllib``) everything but (a) and the exported artifact runs: the package's
+core, data and demo modules import torch, gymnasium and numpy only.
 
     python benchmarks/throughput.py                         # CPU: training and acting
     python benchmarks/throughput.py --reference ../vgf --reference-python ../venv/bin/python
@@ -41,7 +45,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vgf_rllib.core import ParticlePolicySettings, TransportSettings, TwinCritic, VelocityField
+from vgf_rllib.core import ParticlePolicySettings, TransportSettings, TwinCritic, VelocityField, act_with_steps
 from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.demo import DATASET_SPEC, make_demo_arrays
@@ -225,13 +229,25 @@ class ActingBench:
     flow_steps: int = 3
 
 
-def acting_module(bench: ActingBench):
-    """An untrained VGF module of ``bench``'s sizes (latency does not depend on the weights)."""
+def acting_networks(bench: ActingBench, device: str) -> tuple[VelocityField, TwinCritic, ParticlePolicySettings]:
+    """Untrained networks of ``bench``'s sizes (latency does not depend on the weights) and the
+    acting settings (VGF's defaults: eps 0.1, alpha 1, fresh Adam, mean twins)."""
+    torch.manual_seed(0)
+    velocity = VelocityField(bench.obs_dim, bench.action_dim, bench.hidden).to(device).eval()
+    critic = TwinCritic(bench.obs_dim, bench.action_dim, bench.hidden).to(device).eval()
+    settings = ParticlePolicySettings(bench.num_particles, bench.euler_steps, TransportSettings(bench.flow_steps, 0.1))
+    return velocity, critic, settings
+
+
+def exported_acting_path(bench: ActingBench) -> Callable:
+    """The acting path of a VGF module of ``bench``'s sizes exported and loaded back (CPU; the
+    module needs RLlib)."""
     import gymnasium as gym
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from vgf_rllib import VGFConfig
     from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
+    from vgf_rllib.export import export_acting_path, load_artifact
 
     config = VGFConfig().training(
         critic_hidden_layers=list(bench.hidden),
@@ -246,40 +262,53 @@ def acting_module(bench: ActingBench):
         model_config=config._model_config_auto_includes,
     ).build()
     module.set_test_time_budget(flow_steps=bench.flow_steps)
-    return module.eval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "policy.pt2"
+        export_acting_path(module.eval(), path)
+        artifact, _ = load_artifact(path)
+    return artifact
 
 
 def acting_latencies_ms(
-    bench: ActingBench, batch: int, rounds: int, reference: ReferenceLoop | None
+    bench: ActingBench, batch: int, rounds: int, device: str, *, with_rllib: bool,
+    reference: ReferenceLoop | None,
 ) -> dict[str, float]:
-    """Median milliseconds per acting call on ``batch`` states, per acting path, interleaved."""
-    from vgf_rllib.export import export_acting_path, load_artifact
+    """Median milliseconds per acting call on ``batch`` states, per acting path, interleaved.
 
-    module = acting_module(bench)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "policy.pt2"
-        export_acting_path(module, path)
-        artifact, _ = load_artifact(path)
-    obs = torch.randn(batch, bench.obs_dim)
-    noise = torch.randn(batch, bench.num_particles, bench.action_dim)
-    uniform = torch.rand(batch)
-    compiled = torch.compile(module.compute_actions, dynamic=False)
+    The eager and compiled rows run ``vgf_rllib.core.act_with_steps``, the code the module's
+    ``compute_actions`` runs after normalizing observations.
+    """
+    velocity, critic, settings = acting_networks(bench, device)
+    obs = torch.randn(batch, bench.obs_dim, device=device)
+    noise = torch.randn(batch, bench.num_particles, bench.action_dim, device=device)
+
+    def act(obs: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        actions, _ = act_with_steps(velocity, critic, obs, settings, score_twin_agg="min", noise=noise)
+        return actions
+
+    compiled = torch.compile(act, dynamic=False)
     paths: dict[str, Callable[[], torch.Tensor]] = {
-        "module (eager)": lambda: module.compute_actions(obs, noise=noise, uniform=uniform),
-        "module + torch.compile": lambda: compiled(obs, noise=noise, uniform=uniform),
-        "exported .pt2": lambda: artifact(obs, noise, uniform),
+        "eager": lambda: act(obs, noise),
+        "torch.compile": lambda: compiled(obs, noise),
     }
+    if with_rllib and device == "cpu":
+        artifact = exported_acting_path(bench)
+        uniform = torch.rand(batch)
+        paths["exported .pt2 (untrained module)"] = lambda: artifact(obs, noise, uniform)
     with torch.no_grad():
-        expected = paths["module (eager)"]()
-        for name, call in paths.items():  # warm-up (and compilation), same actions everywhere
-            assert torch.allclose(call(), expected, atol=1e-5), name
-    paths["hidden-layer products alone"] = hidden_products(bench, batch)
+        expected = paths["eager"]()
+        assert torch.allclose(paths["torch.compile"](), expected, atol=1e-5)  # same actions
+        for call in paths.values():  # warm-up
+            call()
+    paths["hidden-layer products alone"] = hidden_products(bench, batch, device)
     times: dict[str, list[float]] = {name: [] for name in paths}
     with torch.no_grad():
         for _ in range(rounds):
             for name, call in paths.items():
+                _sync(device)
                 start = time.perf_counter()
                 call()
+                _sync(device)
                 times[name].append(1e3 * (time.perf_counter() - start))
     latencies = {name: statistics.median(values) for name, values in times.items()}
     if reference is not None and batch == 1:
@@ -287,7 +316,12 @@ def acting_latencies_ms(
     return latencies
 
 
-def hidden_products(bench: ActingBench, batch: int) -> Callable[[], torch.Tensor]:
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def hidden_products(bench: ActingBench, batch: int, device: str) -> Callable[[], torch.Tensor]:
     """The acting path's (B N x width) @ (width x width) products and nothing else: a floor.
 
     Per sampler Euler step one velocity forward; per transport step a forward and an input
@@ -296,8 +330,8 @@ def hidden_products(bench: ActingBench, batch: int) -> Callable[[], torch.Tensor
     """
     width, rows = bench.hidden[0], batch * bench.num_particles
     count = (len(bench.hidden) - 1) * (bench.euler_steps + 2 * (2 * bench.flow_steps + 1))
-    weights = [torch.randn(width, width) for _ in range(3 * (len(bench.hidden) - 1))]
-    bias, x = torch.randn(width), torch.randn(rows, width)
+    weights = [torch.randn(width, width, device=device) for _ in range(3 * (len(bench.hidden) - 1))]
+    bias, x = torch.randn(width, device=device), torch.randn(rows, width, device=device)
 
     def call() -> torch.Tensor:
         for index in range(count):
@@ -337,7 +371,8 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=None, help="local checkout of github.com/ryanxhr/vgf")
     parser.add_argument("--reference-python", default=sys.executable,
                         help="interpreter of the reference's environment (jax, flax, optax, ...)")
-    parser.add_argument("--no-rllib", action="store_true", help="skip (a) (a machine without Ray)")
+    parser.add_argument("--no-rllib", action="store_true",
+                        help="a machine without Ray: skip (a) and the exported artifact's acting row")
     parser.add_argument("--bf16", action="store_true", help="also (e): the compiled loop under bf16 autocast")
     args = parser.parse_args()
 
@@ -378,13 +413,17 @@ def main() -> None:
             print(f"\nActing latency, {len(acting.hidden)}x{acting.hidden[0]} networks, N={acting.num_particles}, "
                   f"K={acting.euler_steps}, L_test={acting.flow_steps}, {acting.obs_dim} obs / {acting.action_dim} action "
                   f"dims (torch threads: {torch.get_num_threads()}; median ms of {args.acting_rounds} interleaved calls)")
-            latencies = {batch: acting_latencies_ms(acting, batch, args.acting_rounds, reference) for batch in (1, 16)}
+            latencies = {
+                batch: acting_latencies_ms(acting, batch, args.acting_rounds, args.device,
+                                           with_rllib=not args.no_rllib, reference=reference)
+                for batch in (1, 16)
+            }
             if reference is not None:
                 reference.close()
-            print(f"{'acting path':<30}{'1 state':>10}{'16 states':>11}")
+            print(f"{'acting path':<36}{'1 state':>10}{'16 states':>11}")
             for name, ms in latencies[1].items():
                 many = latencies[16].get(name)
-                print(f"{name:<30}{ms:>10.2f}{'' if many is None else f'{many:>11.2f}'}")
+                print(f"{name:<36}{ms:>10.2f}{'' if many is None else f'{many:>11.2f}'}")
     if rows and len(rows) > 1:
         print_training_table(rows, args.device)
 

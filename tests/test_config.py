@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from vgf_rllib import VGFConfig
@@ -103,3 +106,28 @@ def test_train_help_documents_every_vgf_field(capsys):
     assert not missing
     for option in ("--dataset", "--env", "--iterations", "--updates-per-iteration", "--set", "--output"):
         assert option in text
+
+
+RAY_FREE_SCRIPT = """
+import sys
+sys.modules["ray"] = None  # as on a machine without Ray
+import torch
+from vgf_rllib.core import ParticlePolicySettings, TransportSettings, TwinCritic, VelocityField, vgf_losses
+from vgf_rllib.demo import make_demo_arrays
+arrays = make_demo_arrays(64)
+batch = {k: torch.as_tensor(v) for k, v in arrays.items() if k != "terminals"}
+critic, target, velocity = TwinCritic(3, 2, [8]), TwinCritic(3, 2, [8]), VelocityField(3, 2, [8])
+settings = ParticlePolicySettings(3, 2, TransportSettings(1, 0.1))
+losses = vgf_losses(velocity, critic, target, batch, settings, gamma=0.99, target_twin_agg="min", particle_agg="mean")
+print("critic_loss", float(losses["critic_loss"]))
+from vgf_rllib import VGFConfig
+"""
+
+
+def test_torch_only_parts_import_without_ray_and_the_algorithm_says_ray_is_missing():
+    """A GPU machine without Ray runs the benchmarks' bare loops (benchmarks/throughput.py
+    --no-rllib): the core and demo data import without Ray; VGFConfig names what is missing."""
+    result = subprocess.run([sys.executable, "-c", RAY_FREE_SCRIPT], capture_output=True, text=True)
+    assert "critic_loss" in result.stdout, result.stderr
+    assert result.returncode == 1
+    assert "ImportError: vgf_rllib.VGFConfig needs Ray RLlib" in result.stderr
