@@ -111,6 +111,7 @@ BAD_SET_VALUES = [
     ("precision=fp16", "precision", "'fp16'"),
     ("allow_tf32=maybe", "allow_tf32", "'maybe'"),
     ("compile_learner=2", "compile_learner", "2"),
+    ("compile_acting=yes", "compile_acting", "'yes'"),
     ("online_sync_steps=0", "online_sync_steps", "0"),
     ("tau=0", "tau", "0"),
     ("tau=1.5", "tau", "1.5"),

@@ -146,7 +146,8 @@ def export_acting_path(
     The artifact is checked against the module on fresh inputs before it is written. Returns
     the metadata stored with it. The module's own budget is left as it was.
     """
-    previous = module.acting
+    previous, compiled = module.acting, module.compile_acting
+    module.compile_acting = False  # make_fx traces the eager acting code
     try:
         module.set_test_time_budget(
             num_particles=num_particles,
@@ -159,7 +160,7 @@ def export_acting_path(
         program = trace_acting_path(acting)
         metadata = artifact_metadata(acting, check_against_module(program, acting))
     finally:
-        module.acting = previous
+        module.acting, module.compile_acting = previous, compiled
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, output, extra_files={METADATA_FILE: json.dumps(metadata)})

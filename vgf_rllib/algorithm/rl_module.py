@@ -10,6 +10,7 @@ locally even under an outer ``no_grad`` (no parameter gradients are produced).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +58,15 @@ def policy_settings_from_model_config(
     )
 
 
+@functools.cache
+def compiled_act_with_steps() -> Any:
+    """:func:`act_with_steps` under ``torch.compile``, one per process: TorchDynamo keeps a graph
+    per network structure and acting settings (N, K, L_test, selection), static at the first
+    batch size and with a dynamic batch dim from the second (docs/algorithm.md, "Compiled
+    acting")."""
+    return torch.compile(act_with_steps)
+
+
 class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     """Critics + flow sampler; acting is the VGF particle policy.
 
@@ -83,6 +93,9 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         self.acting = policy_settings_from_model_config(
             config, flow_steps=int(config["inference_flow_steps"])
         )
+        #: acting through torch.compile (docs/algorithm.md, "Compiled acting"); export and the
+        #: adaptive budget act eagerly
+        self.compile_acting = bool(config.get("compile_acting", False))
         self.action_selection = config["action_selection"]
         self.selection_temperature = float(config["selection_temperature"])
         self.selection_twin_agg = config["target_twin_agg"]
@@ -189,7 +202,18 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Actions of a ``(B, obs_dim)`` batch as :meth:`compute_actions` and the transport
         steps each state took ``(B,)``."""
-        return act_with_steps(
+        act = act_with_steps
+        if self.compile_acting and not self.acting.adaptive:
+            act = compiled_act_with_steps()
+            # the random draws stay outside the compiled graph, in eager's order, so that
+            # compiled and eager acting consume the same random stream
+            if noise is None:
+                noise = torch.randn(
+                    obs.shape[0], self.acting.num_particles, self.velocity.action_dim, device=obs.device
+                )
+            if uniform is None and self.action_selection != "argmax":
+                uniform = torch.rand(obs.shape[0], device=obs.device)
+        return act(
             self.velocity,
             self.critic,
             self.normalize_observations(obs),

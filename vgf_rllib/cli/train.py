@@ -32,7 +32,7 @@ VGF fields for --set (defaults from the authors' code; docs/algorithm.md, "Defau
   critic_hidden_layers=[512,512,512,512]  sampler_hidden_layers=[512,512,512,512]
   critic_lr=3e-4  sampler_lr=3e-4  tau=0.005  inference_flow_steps=null
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
-  precision=fp32|bf16  allow_tf32=true  compile_learner=true
+  precision=fp32|bf16  allow_tf32=true  compile_learner=true  compile_acting=false
   rescale_actions=false  dataset_dir=PATH
 online fine-tuning (with --online-env-steps N): offline_updates=0  online_steps_per_iteration=1000
   online_sync_steps=null  online_warmup_steps=5000  updates_per_env_step=1.0  buffer_capacity=null  online_flow_steps=0
