@@ -198,13 +198,13 @@ def interleaved(paths: dict[str, object], updates: int, rounds: int, device: str
     peaks: dict[str, int | None] = {name: None for name in paths}
     for round_index in range(rounds + 1):
         for name, path in paths.items():
+            _sync(device)
             if device == "cuda":
-                torch.cuda.synchronize()
                 torch.cuda.reset_peak_memory_stats()
             wall, cpu = time.perf_counter(), time.process_time()
             path.run(updates)
+            _sync(device)
             if device == "cuda":
-                torch.cuda.synchronize()
                 peaks[name] = torch.cuda.max_memory_allocated()
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             if round_index == 0:
