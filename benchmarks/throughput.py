@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,7 @@ from vgf_rllib.core import ParticlePolicySettings, TransportSettings, TwinCritic
 from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.demo import DATASET_SPEC, make_demo_arrays
+from vgf_rllib.hardware import BF16_CPU_FLAGS, cpu_model_and_flags
 
 TRANSITIONS = 20_000
 WORKER = Path(__file__).with_name("reference_worker.py")
@@ -316,6 +318,17 @@ def acting_latencies_ms(
     return latencies
 
 
+def hardware_line(device: str) -> str:
+    """The machine the numbers belong to: processor model, logical cores, bf16 dot-product
+    instructions and, on CUDA, the GPU; plus torch's version."""
+    model, flags = cpu_model_and_flags() or ("unknown processor", frozenset())
+    bf16 = sorted(flags & BF16_CPU_FLAGS) or ["no bf16 dot-product instructions"]
+    line = f"hardware: {model}, {os.cpu_count()} logical cores ({', '.join(bf16)}); torch {torch.__version__}"
+    if device == "cuda":
+        line += f"; GPU {torch.cuda.get_device_name()}"
+    return line
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -376,6 +389,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="also (e): the compiled loop under bf16 autocast")
     args = parser.parse_args()
 
+    print(hardware_line(args.device))
     acting = ActingBench()
     with tempfile.TemporaryDirectory() as folder:
         data_file = Path(folder) / "demo.npz"

@@ -11,6 +11,7 @@ import torch
 from vgf_rllib import VGF, VGFConfig
 from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
+from vgf_rllib.hardware import bf16_cpu_warning
 from demo_training import gap_and_noise
 from vgf_rllib.policy import load_policy
 from vgf_rllib.run_dir import MODULE_SUBDIR, CheckpointError, RunDir
@@ -125,6 +126,18 @@ def test_precision_sets_the_dtype_of_the_loss_forwards(precision, dtype):
     assert seen and set(seen) == {dtype}
     assert all(p.dtype == torch.float32 for p in module.parameters())
     assert all(p.grad is None or p.grad.dtype == torch.float32 for p in module.parameters())
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(capfd):
+    """A CPU learner with precision='bf16' names the missing instructions, exactly when this
+    processor lacks them (vgf_rllib.hardware; the message itself is tested there)."""
+    expected = bf16_cpu_warning()
+    small_config(precision="bf16").build_algo().stop()
+    stderr = capfd.readouterr().err
+    if expected is None:
+        assert "bf16 dot-product" not in stderr
+    else:
+        assert f"warning: {expected}" in stderr
 
 
 def test_precision_is_validated():

@@ -33,6 +33,8 @@ from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
 from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.core.policy import ParticlePolicySettings
+from vgf_rllib.hardware import bf16_cpu_warning
+from vgf_rllib.run_dir import warn
 
 CRITIC_OPTIMIZER = "critic"
 SAMPLER_OPTIMIZER = "sampler"
@@ -63,6 +65,10 @@ class VGFTorchLearner(TorchLearner):
         if self._device.type == "cuda":  # a process-wide switch; learners own their process
             torch.backends.cuda.matmul.allow_tf32 = bool(self.config.allow_tf32)
             torch.backends.cudnn.allow_tf32 = bool(self.config.allow_tf32)
+        if self._device.type == "cpu" and self.config.precision == "bf16":
+            message = bf16_cpu_warning()
+            if message is not None:
+                warn(message)
         # one compiled graph per module and shapes (docs/algorithm.md, "Compiled update step")
         self._losses_fn = (
             torch.compile(vgf_losses, dynamic=False) if self.config.compile_learner else vgf_losses
