@@ -1,4 +1,4 @@
-"""Silence third-party log lines a VGF user cannot act on (and nothing else).
+"""VGF's own warnings (:func:`warn`), and silencing third-party log lines a VGF user cannot act on.
 
 Each filter names one message and why it is noise here:
 - RLlib's "You are running VGF on the new API stack!": VGF exists only on the new stack.
@@ -12,6 +12,7 @@ Each filter names one message and why it is noise here:
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 #: (logger name, message fragment) pairs that are dropped
@@ -20,6 +21,11 @@ NOISE = (
     ("ray._common.deprecation", "RLModule(config=[RLModuleConfig object])"),
     ("ray.tune.utils.util", "Install gputil"),
 )
+
+
+def warn(message: str) -> None:
+    """A warning the user can act on, on standard error as ``warning: <message>``."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 class _DropMessage(logging.Filter):

@@ -22,12 +22,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ray.rllib.core import DEFAULT_MODULE_ID
+
+from vgf_rllib.logs import warn
 
 RUN_INFO_FILE = "run.json"
 RESULTS_FILE = "results.jsonl"
@@ -114,10 +115,6 @@ def verify_checkpoint(checkpoint: Path) -> dict[str, Any]:
         if _sha256(path) != expected["sha256"]:
             raise CheckpointError(f"{checkpoint}: file {name} does not match its checksum (corrupted)")
     return manifest
-
-
-def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 @dataclass(frozen=True)

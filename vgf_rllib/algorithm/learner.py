@@ -34,7 +34,7 @@ from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.core.policy import ParticlePolicySettings
 from vgf_rllib.hardware import bf16_cpu_warning
-from vgf_rllib.run_dir import warn
+from vgf_rllib.logs import warn
 
 CRITIC_OPTIMIZER = "critic"
 SAMPLER_OPTIMIZER = "sampler"
