@@ -28,13 +28,20 @@ def train_demo_module(
         )
         .debugging(seed=seed)
     )
+    module, result = train_and_take_module(config, iterations)
+    assert result["num_gradient_updates_lifetime"] == iterations * updates_per_iteration
+    return module
+
+
+def train_and_take_module(config: VGFConfig, iterations: int) -> tuple[Any, dict[str, Any]]:
+    """Build ``config``'s algorithm, call ``train()`` ``iterations`` times and stop it; return a
+    CPU copy of the module and the last result."""
     algo = config.build_algo()
     for _ in range(iterations):
         result = algo.train()
-    assert result["num_gradient_updates_lifetime"] == iterations * updates_per_iteration
     module = algo.get_policy_module()
     algo.stop()
-    return module
+    return module, result
 
 
 def gap_and_noise(better: Any, worse: Any) -> tuple[float, float]:

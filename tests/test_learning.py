@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from demo_training import gap_and_noise, train_demo_module
+from demo_training import gap_and_noise, train_and_take_module, train_demo_module
 from vgf_rllib import VGFConfig, demo_chain
 from vgf_rllib.demo import ENV_SPEC
 from vgf_rllib.evaluation import evaluate_budgets
@@ -112,11 +112,7 @@ def train_chain_module(**training):
         .training(**settings)
         .debugging(seed=0)
     )
-    algo = config.build_algo()
-    for _ in range(3):
-        algo.train()
-    module = algo.get_policy_module()
-    algo.stop()
+    module, _ = train_and_take_module(config, iterations=3)
     return module
 
 
@@ -202,11 +198,7 @@ def test_quickstart_pendulum_beats_behavior_cloning_by_far():
         )
         .debugging(seed=0)
     )
-    algo = config.build_algo()
-    for _ in range(8):
-        algo.train()
-    module = algo.get_policy_module()
-    algo.stop()
+    module, _ = train_and_take_module(config, iterations=8)
     best_of_n, vgf = evaluate_budgets(module, "Pendulum-v1", [0, 2], 30, seed=10_000)
     (bc,) = evaluate_budgets(module, "Pendulum-v1", [0], 30, num_particles=1, seed=10_000)
     print(f"Pendulum: VGF L2 {vgf.return_mean:.0f}  L0 {best_of_n.return_mean:.0f}  BC {bc.return_mean:.0f}")
