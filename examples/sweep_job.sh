@@ -39,7 +39,17 @@ HEAD_PID=$!
 stop_head() {
     echo "== stopping the Ray head (pid $HEAD_PID)"
     kill -TERM "$HEAD_PID" 2>/dev/null && wait "$HEAD_PID" 2>/dev/null || true
-    rm -rf "$TEMP_DIR"
+    # The head's own processes (raylet, GCS, workers) can outlive it by a few seconds and still write
+    # session files: wait for the ones started with this temp dir, then remove it.
+    for _ in $(seq 30); do
+        pgrep -f -- "$TEMP_DIR" > /dev/null || break
+        sleep 1
+    done
+    for _ in $(seq 5); do
+        rm -rf "$TEMP_DIR" 2>/dev/null && return 0
+        sleep 1
+    done
+    echo "could not remove Ray's temp dir $TEMP_DIR (processes still writing to it); remove it by hand" >&2
 }
 trap stop_head EXIT
 export RAY_ADDRESS="http://127.0.0.1:$DASHBOARD_PORT"   # where the `ray job` commands below go

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +34,7 @@ def test_sweep_runs_as_a_ray_job(tmp_path: Path) -> None:
         "RAY_NUM_CPUS": "2",
     }
     env.pop("RAY_ADDRESS", None)
+    ray_temp_dirs_before = set(Path(tempfile.gettempdir()).glob("vgf-ray-*"))
     command = [
         "bash",
         "examples/sweep_job.sh",
@@ -51,3 +53,5 @@ def test_sweep_runs_as_a_ray_job(tmp_path: Path) -> None:
     assert (tmp_path / "report" / "smoke_learning_curves.png").is_file()
     head_pid = int(re.search(r"stopping the Ray head \(pid (\d+)\)", output).group(1))
     assert not _alive(head_pid)
+    assert "could not remove Ray's temp dir" not in output
+    assert set(Path(tempfile.gettempdir()).glob("vgf-ray-*")) <= ray_temp_dirs_before
