@@ -28,6 +28,15 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The third-party warnings that vgf_rllib silences for its users are silenced in the tests'
+    output too (pytest restores the warning filters after collection, where vgf_rllib installs them)."""
+    from vgf_rllib.logs import WARNING_NOISE
+
+    for message in WARNING_NOISE:
+        config.addinivalue_line("filterwarnings", f"ignore:{message}")
+
+
 def _refuse_network(*args, **kwargs):
     raise AssertionError("tests must not touch the network")
 

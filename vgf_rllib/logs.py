@@ -7,6 +7,10 @@ Each filter names one message and why it is noise here:
 - Ray Tune's "Install gputil for GPU system monitoring": VGF turns system-usage logging off.
 - GLFW's "The DISPLAY environment variable is missing": MuJoCo imports GLFW for rendering, which
   VGF never does (evaluation runs without a display).
+- Gymnasium's "Box low's/high's precision lowered by casting to float32": OGBench's manipulation
+  environments declare float64 action bounds of float32 spaces; the bounds are exact in float32.
+- Gymnasium's "Overriding environment rllib-single-agent-env-v0": RLlib registers its env wrapper
+  again for each algorithm built in one process (online runs restored, Tune actors reused).
 """
 
 from __future__ import annotations
@@ -16,10 +20,17 @@ import sys
 import warnings
 
 #: (logger name, message fragment) pairs that are dropped
-NOISE = (
+LOG_NOISE = (
     ("ray.rllib.algorithms.algorithm_config", "on the new API stack!"),
     ("ray._common.deprecation", "RLModule(config=[RLModuleConfig object])"),
     ("ray.tune.utils.util", "Install gputil"),
+)
+
+#: regular expressions of Python warnings that are ignored (colour codes may precede the text)
+WARNING_NOISE = (
+    ".*DISPLAY environment variable is missing",
+    ".*Box (low|high)'s precision lowered by casting to float32",
+    ".*Overriding environment rllib-single-agent-env-v0 already in registry",
 )
 
 
@@ -39,8 +50,9 @@ class _DropMessage(logging.Filter):
 
 def quiet_third_party_noise() -> None:
     """Install the filters above (idempotent)."""
-    for name, fragment in NOISE:
+    for name, fragment in LOG_NOISE:
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropMessage) and f.fragment == fragment for f in logger.filters):
             logger.addFilter(_DropMessage(fragment))
-    warnings.filterwarnings("ignore", message=".*DISPLAY environment variable is missing")
+    for message in WARNING_NOISE:
+        warnings.filterwarnings("ignore", message=message)

@@ -1,0 +1,48 @@
+"""Third-party messages a VGF user cannot act on are dropped, and only those (vgf_rllib/logs.py)."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from vgf_rllib.logs import quiet_third_party_noise
+
+
+def test_float64_bounds_of_a_float32_box_give_no_warning_but_other_warnings_pass() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_third_party_noise()
+        gym.spaces.Box(low=-np.ones(3), high=np.ones(3), dtype=np.float32)  # float64 bounds, as OGBench's
+        warnings.warn("a warning VGF does not know")
+    assert [str(w.message) for w in caught] == ["a warning VGF does not know"]
+
+
+def test_a_reregistered_rllib_env_gives_no_warning() -> None:
+    rllib_spec = gym.registry.get("rllib-single-agent-env-v0")  # restored below
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_third_party_noise()
+        for _ in range(2):
+            gym.register("rllib-single-agent-env-v0", entry_point="gymnasium.envs.classic_control:PendulumEnv")
+        gym.register("vgf-test-env-v0", entry_point="gymnasium.envs.classic_control:PendulumEnv")
+        gym.register("vgf-test-env-v0", entry_point="gymnasium.envs.classic_control:PendulumEnv")
+    gym.registry.pop("vgf-test-env-v0")
+    gym.registry.pop("rllib-single-agent-env-v0")
+    if rllib_spec is not None:
+        gym.registry["rllib-single-agent-env-v0"] = rllib_spec
+    assert [str(w.message) for w in caught] == [
+        "\x1b[33mWARN: Overriding environment vgf-test-env-v0 already in registry.\x1b[0m"
+    ]
+
+
+def test_a_noisy_log_line_is_dropped_and_its_neighbours_kept(caplog: pytest.LogCaptureFixture) -> None:
+    quiet_third_party_noise()
+    logger = logging.getLogger("ray.tune.utils.util")
+    with caplog.at_level(logging.INFO, logger="ray.tune.utils.util"):
+        logger.info("Install gputil for GPU system monitoring.")
+        logger.info("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
