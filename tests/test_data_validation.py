@@ -173,7 +173,7 @@ def test_missing_optional_packages(monkeypatch):
     monkeypatch.setitem(sys.modules, "minari", None)
     with pytest.raises(DatasetError, match="pip install ogbench"):
         load_dataset("ogbench:cube-single-play-singletask-v0", dataset_dir=".", allow_download=True)
-    with pytest.raises(DatasetError, match="pip install"):
+    with pytest.raises(DatasetError, match=r"Minari datasets: needs the 'minari' package.*minari\[hdf5\]"):
         load_dataset("minari:mujoco/hopper/medium-v0")
 
 

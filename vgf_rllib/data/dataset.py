@@ -7,8 +7,10 @@ informational only (it never stops bootstrapping). Actions live in [-1, 1].
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,17 @@ MIN_OBSERVATION_STD = 1e-3
 
 class DatasetError(ValueError):
     """A dataset failed validation; the message names the source, the field and the problem."""
+
+
+def require_package(module: str, needed_for: str, pip_spec: str) -> ModuleType:
+    """Import the optional package ``module``, or fail naming what needs it and how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise DatasetError(
+            f"{needed_for}: needs the '{module}' package; install it with `pip install {pip_spec}` "
+            "(or `pip install vgf-rllib[benchmarks]`)"
+        ) from error
 
 
 @dataclass(frozen=True)

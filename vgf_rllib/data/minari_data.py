@@ -18,7 +18,6 @@ goal and reports ``info["success"]``. Anything that prevents this is refused wit
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vgf_rllib.data.dataset import DatasetError, OfflineDataset
+from vgf_rllib.data.dataset import DatasetError, OfflineDataset, require_package
 from vgf_rllib.data.loading import build_dataset
 from vgf_rllib.data.sources import DataSource, register
 
@@ -54,13 +53,7 @@ GOAL_SPEC_KEYS = ("eval_env_spec", "env_spec")
 
 def require_minari() -> ModuleType:
     """Import minari or fail with the install command."""
-    try:
-        return importlib.import_module("minari")
-    except ImportError as error:
-        raise DatasetError(
-            "Minari datasets need the 'minari' package; install it with "
-            '`pip install "minari[hdf5]"` (or `pip install vgf-rllib[benchmarks]`)'
-        ) from error
+    return require_package("minari", "Minari datasets", '"minari[hdf5]"')
 
 
 def minari_store(dataset_dir: str | os.PathLike | None = None) -> Path:
@@ -444,13 +437,7 @@ def make_minari_env(name: str, **env_kwargs: Any) -> Any:
                     f"{source}: {key}=True is not an evaluation setting: success means "
                     "reaching the fixed goal, which ends the episode"
                 )
-        try:
-            importlib.import_module("gymnasium_robotics")
-        except ImportError as error:
-            raise DatasetError(
-                f"{source}: the AntMaze eval env needs gymnasium-robotics; install it with "
-                "`pip install gymnasium-robotics` (or `pip install vgf-rllib[benchmarks]`)"
-            ) from error
+        require_package("gymnasium_robotics", f"{source}: the AntMaze eval env", "gymnasium-robotics")
         env_kwargs = {**env_kwargs, "continuing_task": False, "reset_target": False}
         env = dataset.recover_environment(eval_env=True, **env_kwargs)
         return wrap_antmaze_eval_env(env, task, source)

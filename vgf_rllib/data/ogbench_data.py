@@ -8,7 +8,6 @@ are checked first and nothing is downloaded unless ``allow_download=True``.
 
 from __future__ import annotations
 
-import importlib
 import os
 import zipfile
 import zlib
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from vgf_rllib.data.dataset import DatasetError, OfflineDataset
+from vgf_rllib.data.dataset import DatasetError, OfflineDataset, require_package
 from vgf_rllib.data.loading import build_dataset
 from vgf_rllib.data.sources import DataSource, register
 from vgf_rllib.data.ogbench_catalog import (
@@ -43,13 +42,7 @@ SUCCESS_TIMINGS = ("pre", "post")
 
 def require_ogbench() -> ModuleType:
     """Import ogbench or fail with the install command."""
-    try:
-        return importlib.import_module("ogbench")
-    except ImportError as error:
-        raise DatasetError(
-            "OGBench datasets and envs need the 'ogbench' package; install it with "
-            "`pip install ogbench` (or `pip install vgf-rllib[benchmarks]`)"
-        ) from error
+    return require_package("ogbench", "OGBench datasets and envs", "ogbench")
 
 
 def _missing_files_message(parsed: OGBenchName, missing: list[Path]) -> str:
