@@ -46,3 +46,14 @@ def test_a_noisy_log_line_is_dropped_and_its_neighbours_kept(caplog: pytest.LogC
         logger.info("Install gputil for GPU system monitoring.")
         logger.info("something else")
     assert [r.getMessage() for r in caplog.records] == ["something else"]
+
+
+def test_tunes_snapshot_count_warning_is_dropped_and_its_slow_snapshot_warning_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quiet_third_party_noise()
+    logger = logging.getLogger("ray.tune.execution.experiment_state")
+    with caplog.at_level(logging.WARNING, logger="ray.tune.execution.experiment_state"):
+        logger.warning("Experiment state snapshotting has been triggered multiple times in the last 5.0 s")
+        logger.warning("Saving the experiment state (which holds ...) took ~9.00 seconds")
+    assert [r.getMessage()[:26] for r in caplog.records] == ["Saving the experiment stat"]

@@ -5,6 +5,10 @@ Each filter names one message and why it is noise here:
 - RLlib's "RLModule(config=...) has been deprecated": RLlib passes that argument itself when it
   rebuilds a module from a checkpoint; no VGF or user code passes it.
 - Ray Tune's "Install gputil for GPU system monitoring": VGF turns system-usage logging off.
+- Ray Tune's "Experiment state snapshotting has been triggered multiple times": it counts
+  snapshots, not their cost; short sweep iterations with ``checkpoint.num_to_keep`` trigger it on
+  every checkpoint. Tune's own warning for a snapshot that is slow ("Saving the experiment state
+  ... took") is kept.
 - GLFW's "The DISPLAY environment variable is missing": MuJoCo imports GLFW for rendering, which
   VGF never does (evaluation runs without a display).
 - Gymnasium's "Box low's/high's precision lowered by casting to float32": OGBench's manipulation
@@ -24,6 +28,7 @@ LOG_NOISE = (
     ("ray.rllib.algorithms.algorithm_config", "on the new API stack!"),
     ("ray._common.deprecation", "RLModule(config=[RLModuleConfig object])"),
     ("ray.tune.utils.util", "Install gputil"),
+    ("ray.tune.execution.experiment_state", "Experiment state snapshotting has been triggered"),
 )
 
 #: regular expressions of Python warnings that are ignored (colour codes may precede the text)
