@@ -42,7 +42,6 @@ FIELD_OPTIMIZER = "field"
 TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
 METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
 NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
-NUM_ONLINE_TRANSITIONS = "num_online_transitions_lifetime"
 BUFFER_STATE = "replay_buffer"
 
 

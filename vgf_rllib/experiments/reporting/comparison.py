@@ -19,8 +19,6 @@ from vgf_rllib.experiments.reporting.paper import CITATION, PaperResult, environ
 from vgf_rllib.experiments.reporting.provenance import DataOrigin, dataset_origin
 from vgf_rllib.experiments.suites import ENV_DEFAULTS
 
-ORIGIN_COLUMNS = ("data_source", "data_origin", "data_differs", "data_note")
-
 
 def _origins(evals: pd.DataFrame) -> dict[str, DataOrigin]:
     """Task -> origin of its dataset (the dataset spec and directory of its first trial)."""

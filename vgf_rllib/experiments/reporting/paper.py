@@ -40,11 +40,6 @@ OGBENCH_ENVIRONMENTS: dict[str, float] = {
     "puzzle-3x3-play": 75.0,
     "puzzle-4x4-play": 45.0,
 }
-#: benchmark-wide averages (for the record; a report shows them only in the docs)
-BENCHMARK_AVERAGES: dict[str, float] = {
-    "D4RL (9 locomotion + 6 antmaze tasks, normalized score)": 89.0,
-    "OGBench (10 environments x 5 tasks, success %)": 55.0,
-}
 
 VERSION = re.compile(r"-v\d+$")
 
