@@ -20,6 +20,10 @@ pytestmark = pytest.mark.usefixtures("ray_session")
 
 
 def small_config(**training) -> VGFConfig:
+    return config_with_default_seed(**training).debugging(seed=3)
+
+
+def config_with_default_seed(**training) -> VGFConfig:
     settings = dict(
         critic_hidden_layers=[64, 64],
         sampler_hidden_layers=[64, 64],
@@ -32,7 +36,6 @@ def small_config(**training) -> VGFConfig:
         .environment(ENV_SPEC)
         .offline_dataset(dataset=f"{DATASET_SPEC}-2000")
         .training(**settings)
-        .debugging(seed=3)
     )
 
 
@@ -196,6 +199,19 @@ def test_checkpoint_resumes_exactly_and_policy_reloads(tmp_path):
     expected = reference.compute_actions(obs)
     torch.manual_seed(11)
     assert torch.equal(policy.compute_actions(obs), expected)
+
+
+def test_a_config_that_sets_no_seed_trains_the_same_run_twice():
+    """VGF is seeded by default (0, as the authors' main.py; RLlib's default None is unseeded)."""
+    runs = []
+    for _ in range(2):
+        algo = config_with_default_seed().build_algo()
+        result = algo.train()
+        runs.append((result["learners"]["default_policy"]["critic_loss"], _weights(module_of(algo))))
+        algo.stop()
+    (loss_a, weights_a), (loss_b, weights_b) = runs
+    assert loss_a == loss_b
+    assert all(torch.equal(a, b) for a, b in zip(weights_a, weights_b))
 
 
 def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):

@@ -169,6 +169,9 @@ class VGFConfig(AlgorithmConfig):
         # on it only logs "Install gputil" (docs/runs.md).
         self.log_sys_usage = False
         self.env_runner_cls = VGFEnvRunner   # acts with online_flow_steps, returns transitions
+        # Seeded by default, as the authors' main.py (seed 0): the same run gives the same numbers
+        # on the same machine; None (RLlib's default) gives a different run each time.
+        self.seed = 0
         # fmt: off
         # Data (docs/algorithm.md, "Data"; docs/data.md): a path (.npz, .parquet, Minari dir),
         # "ogbench:<name>", "minari:<id>".
