@@ -180,6 +180,10 @@ def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
             "exceeds the 3 evaluations",
         ),
         ({"suite": "smoke", "num_samples": 0}, "num_samples: expected an int >= 1"),
+        (
+            {"suite": "smoke", "num_samples": 3, "search": {"seed": {"grid": [0, 1]}}},
+            r"num_samples: 3 repeats of a grid give identical trials .*search seed: \{grid",
+        ),
         ({"suite": "smoke", "stop": {"steps": 10}}, r"stop: unknown key\(s\) \['steps'\]"),
         (
             {"suite": "smoke", "stop": {"evaluations": 3, "eval_interval_steps": 100}},
@@ -361,3 +365,11 @@ def test_cli_rejects_bad_input_and_missing_data(capsys, tmp_path: Path) -> None:
     maze.write_text(f"suite: smoke-pointmaze\nconfig: {{dataset_dir: {tmp_path}}}\n")
     assert main(["sweep", str(maze), "--dry-run"]) == 2
     assert "datasets not found" in capsys.readouterr().err
+
+
+def test_repeated_samples_are_accepted_when_something_is_drawn() -> None:
+    spec = parse_sweep(
+        {"suite": "smoke", "num_samples": 3, "search": {"alpha": {"loguniform": [0.1, 1.0]}, "seed": {"grid": [0, 1]}}},
+        where="x.yaml",
+    )
+    assert spec.num_samples == 3

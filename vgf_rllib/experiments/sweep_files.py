@@ -291,6 +291,12 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
         ),
         source=raw,
     )
+    if spec.num_samples > 1 and all(dim.kind == "grid" for dim in search.values()):
+        raise _fail(
+            f"{where}: num_samples",
+            f"{spec.num_samples} repeats of a grid give identical trials (runs are seeded: "
+            "config seed, default 0); for repeats, search seed: {grid: [0, 1, 2]} instead",
+        )
     rounds = _check_budgets(f"{where}: stop", spec)
     if scheduler.type == "asha" and scheduler.grace_period > min(rounds.values()):
         raise _fail(
