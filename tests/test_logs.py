@@ -57,3 +57,16 @@ def test_tunes_snapshot_count_warning_is_dropped_and_its_slow_snapshot_warning_k
         logger.warning("Experiment state snapshotting has been triggered multiple times in the last 5.0 s")
         logger.warning("Saving the experiment state (which holds ...) took ~9.00 seconds")
     assert [r.getMessage()[:26] for r in caplog.records] == ["Saving the experiment stat"]
+
+
+def test_tunes_reuse_actors_advice_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    from vgf_rllib import VGF
+
+    assert VGF.reset_config(None, {}) is False  # why the advice cannot apply (vgf_rllib/logs.py)
+    quiet_third_party_noise()
+    logger = logging.getLogger("ray.tune.trainable.trainable")
+    with caplog.at_level(logging.INFO, logger="ray.tune.trainable.trainable"):
+        logger.info("Trainable.setup took 12.000 seconds. If your trainable is slow to initialize, "
+                    "consider setting reuse_actors=True to reduce actor creation overheads.")
+        logger.info("Restored on 127.0.0.1 from checkpoint")
+    assert [r.getMessage() for r in caplog.records] == ["Restored on 127.0.0.1 from checkpoint"]

@@ -9,6 +9,9 @@ Each filter names one message and why it is noise here:
   snapshots, not their cost; short sweep iterations with ``checkpoint.num_to_keep`` trigger it on
   every checkpoint. Tune's own warning for a snapshot that is slow ("Saving the experiment state
   ... took") is kept.
+- Ray Tune's "Trainable.setup took ... consider setting reuse_actors=True": VGF's setup loads the
+  dataset onto the learner; an RLlib algorithm cannot be reused for another trial's config
+  (its ``reset_config`` returns False), so the advice never applies.
 - GLFW's "The DISPLAY environment variable is missing": MuJoCo imports GLFW for rendering, which
   VGF never does (evaluation runs without a display).
 - Gymnasium's "Box low's/high's precision lowered by casting to float32": OGBench's manipulation
@@ -29,6 +32,7 @@ LOG_NOISE = (
     ("ray._common.deprecation", "RLModule(config=[RLModuleConfig object])"),
     ("ray.tune.utils.util", "Install gputil"),
     ("ray.tune.execution.experiment_state", "Experiment state snapshotting has been triggered"),
+    ("ray.tune.trainable.trainable", "consider setting reuse_actors=True"),
 )
 
 #: regular expressions of Python warnings that are ignored (colour codes may precede the text)
