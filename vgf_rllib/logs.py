@@ -17,7 +17,8 @@ Each filter names one message and why it is noise here:
 - Gymnasium's "Box low's/high's precision lowered by casting to float32": OGBench's manipulation
   environments declare float64 action bounds of float32 spaces; the bounds are exact in float32.
 - Gymnasium's "Overriding environment rllib-single-agent-env-v0": RLlib registers its env wrapper
-  again for each algorithm built in one process (online runs restored, Tune actors reused).
+  again for each online algorithm built in one process (e.g. a checkpoint restored into an online
+  config in the process that trained it).
 """
 
 from __future__ import annotations
