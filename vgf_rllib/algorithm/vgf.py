@@ -2,11 +2,14 @@
 algorithm's config beside its Algorithm class.
 
 Deviations of the config from RLlib's usual offline setup, on purpose:
-- VGF reads its dataset itself (``offline_dataset(dataset=...)``) and holds it as tensors on
-  each learner's device, drawing i.i.d. minibatches there: measured at about the speed of a
-  bare PyTorch loop, whereas RLlib's Ray Data path yields time-contiguous minibatches (unless a
-  local shuffle buffer is set) and costs seconds of startup. ``input_`` stays unused
-  (docs/algorithm.md, "Deviations from the authors' code", item 4).
+- VGF reads RLlib's offline input (``offline_data(input_=...)``: paths, URIs or a
+  ``ray.data.Dataset``, in RLlib's column or episode layout) or its own dataset specs
+  (``offline_dataset(dataset=...)``) once, through Ray Data, on the driver, and holds the rows as
+  tensors on each learner's device, drawing i.i.d. minibatches there: measured at about the speed
+  of a bare PyTorch loop, whereas RLlib's streaming OfflineData pipeline yields time-contiguous
+  minibatches (unless a local shuffle buffer is set) and costs seconds of startup per iteration.
+  So ``is_offline`` is False: RLlib builds no OfflineData for VGF (docs/data.md, "RLlib
+  recordings"; docs/algorithm.md, "Deviations from the authors' code", item 4).
 - Evaluation runs VGF's own loop (``test_time(...)``) so one checkpoint is scored at several
   test-time budgets L_test; RLlib's ``evaluation_interval`` is not used (docs/algorithm.md,
   "Acting and the test-time budget", and item 7 of "Deviations from the authors' code").
@@ -67,12 +70,9 @@ from vgf_rllib.core.transport import (
     TWIN_AGGREGATIONS,
     transport_peak_bytes,
 )
-from vgf_rllib.data import (
-    OfflineDataset,
-    check_against_spaces,
-    load_dataset,
-    observation_statistics,
-)
+from vgf_rllib.data import OfflineDataset, check_against_spaces, observation_statistics
+from vgf_rllib.data.rllib_input import input_given
+from vgf_rllib.data.sources import load_configured_data
 from vgf_rllib.envs import make_env
 from vgf_rllib.evaluation import (
     EVAL_EPISODES,
@@ -226,6 +226,17 @@ class VGFConfig(AlgorithmConfig):
         self.buffer_capacity = None           # ring capacity (None: dataset + online_env_steps)
         self.online_flow_steps = 0            # L when EnvRunners act (0: best-of-N, authors)
         # fmt: on
+
+    @property
+    def uses_rllib_input(self) -> bool:
+        """Whether the data comes from RLlib's ``offline_data(input_=...)``."""
+        return input_given(self.input_)
+
+    @property
+    def is_offline(self) -> bool:
+        """False: VGF reads ``input_`` itself into learner-resident tensors, so RLlib must not
+        build its streaming OfflineData pipeline (nor ask for spaces a VGF run derives)."""
+        return False
 
     @property
     def is_online(self) -> bool:
@@ -506,10 +517,22 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(
                 f"test_flow_steps must be a non-empty list of ints >= 0 or '{AUTO}', got {steps}"
             )
-        if self.dataset is None:
+        if self.dataset is None and not self.uses_rllib_input:
             self._value_error(
-                "VGF needs a dataset: config.offline_dataset(dataset=<path | "
-                "'ogbench:<name>' | 'minari:<id>' | dict of arrays>)"
+                "VGF needs data: config.offline_data(input_=<path | URI | list | "
+                "ray.data.Dataset>) for RLlib recordings and anything Ray Data reads, or "
+                "config.offline_dataset(dataset=<.npz/.parquet path | 'ogbench:<name>' | "
+                "'minari:<id>' | dict of arrays>)"
+            )
+        if self.dataset is not None and self.uses_rllib_input:
+            self._value_error(
+                f"VGF reads one data source; both offline_data(input_={self.input_!r}) and "
+                f"offline_dataset(dataset={self.dataset!r}) are set: unset one"
+            )
+        if self.uses_rllib_input and self.rescale_actions:
+            self._value_error(
+                "rescale_actions applies to offline_dataset(dataset=...); RLlib input is mapped "
+                "from the env's bounds already (actions_in_input_normalized=True: it is not)"
             )
         if self.success_timing is not None:
             self._check_choice("success_timing", SUCCESS_TIMINGS)
@@ -587,8 +610,19 @@ def env_spaces(env_spec: str) -> tuple[gym.Space, gym.Space]:
     return spaces
 
 
+def configured_spaces(config: VGFConfig) -> tuple[gym.Space, gym.Space] | None:
+    """The spaces set with ``environment(observation_space=..., action_space=...)``, if both are."""
+    if config.observation_space is None or config.action_space is None:
+        return None
+    return config.observation_space, config.action_space
+
+
 def dataset_spaces(dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
-    """Spaces implied by the data alone: unbounded observations, actions in [-1, 1]."""
+    """Spaces implied by the data alone: the spaces an RLlib episode recording carries, else
+    unbounded observations and actions in [-1, 1]."""
+    recorded = dataset.metadata.get("recorded_spaces")
+    if recorded and all(space is not None for space in recorded):
+        return recorded
     obs_space = gym.spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
     action_space = gym.spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
     return obs_space, action_space
@@ -603,8 +637,12 @@ class VGF(Algorithm):
 
     def setup(self, config: Any) -> None:
         prepared = self.config.copy(copy_frozen=False)
-        spaces = env_spaces(prepared.env) if prepared.env else None
-        dataset = self._load_dataset(prepared, action_space=spaces[1] if spaces else None)
+        spaces = env_spaces(prepared.env) if prepared.env else configured_spaces(prepared)
+        dataset = load_configured_data(
+            prepared,
+            observation_space=spaces[0] if spaces else None,
+            action_space=spaces[1] if spaces else None,
+        )
         if spaces is None and dataset.metadata.get("env_spec"):
             prepared.environment(dataset.metadata["env_spec"])  # the dataset's own env
             spaces = env_spaces(prepared.env)
@@ -627,6 +665,7 @@ class VGF(Algorithm):
         self._dataset_metadata = dict(dataset.metadata)
         super().setup(prepared)
         self.dataset_size = len(dataset)
+        self.dataset_fingerprint = dataset.fingerprint()
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
         arrays = dataset.as_dict()
         self._on_every_learner(
@@ -647,16 +686,6 @@ class VGF(Algorithm):
                 f"so that online transitions fit, got {config.buffer_capacity}"
             )
         return config.buffer_capacity
-
-    @staticmethod
-    def _load_dataset(config: VGFConfig, *, action_space: gym.Space | None) -> OfflineDataset:
-        """Load ``config.dataset``; ``action_space`` (the eval env's) serves rescale_actions."""
-        options: dict[str, Any] = {}
-        if config.dataset_dir:
-            options["dataset_dir"] = config.dataset_dir
-        if config.rescale_actions:
-            options.update(rescale_actions=True, action_space=action_space)
-        return load_dataset(config.dataset, **options)
 
     def training_step(self) -> None:
         """One iteration: ``updates_per_iteration`` i.i.d. gradient steps in every learner, or,

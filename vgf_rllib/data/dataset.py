@@ -7,6 +7,7 @@ informational only (it never stops bootstrapping). Actions live in [-1, 1].
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,15 @@ class OfflineDataset:
     @property
     def action_dim(self) -> int:
         return int(self.actions.shape[1])
+
+    def fingerprint(self) -> str:
+        """A content hash of the transition arrays: runs record it, and resuming a run on
+        other data is refused (docs/runs.md)."""
+        digest = hashlib.sha256()
+        for name, array in self.as_dict().items():
+            digest.update(name.encode())
+            digest.update(array.tobytes())
+        return digest.hexdigest()[:16]
 
     def as_dict(self) -> dict[str, np.ndarray]:
         """The six transition arrays by name (what the learner copies to its device)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,28 +40,34 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _column_to_numpy(path: Path, name: str, column) -> np.ndarray:
-    """One Arrow column as a numpy array: scalars -> (T,), list/tensor columns -> (T, d)."""
+def arrow_column_to_numpy(source: Any, name: str, column) -> np.ndarray:
+    """One Arrow column as a numpy array: scalars -> (T,), list/tensor columns -> (T, d) (Arrow's
+    and Ray Data's tensor columns: (T, *shape)), strings and binaries -> objects. ``source``
+    names the file or input in errors."""
     import pyarrow as pa
 
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if column.null_count:
         row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-        raise DatasetError(f"{path}: column '{name}' has a missing value at row {row}")
+        raise DatasetError(f"{source}: column '{name}' has a missing value at row {row}")
     if isinstance(column.type, pa.FixedShapeTensorType):
         return column.to_numpy_ndarray()
+    if isinstance(column.type, pa.ExtensionType) and hasattr(column.type, "shape"):
+        # Ray Data's tensor extension: a list storage plus the element shape
+        values = arrow_column_to_numpy(source, name, column.storage)
+        return values.reshape(len(column), *column.type.shape)
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         lengths = column.value_lengths().to_numpy(zero_copy_only=False)
         if len(lengths) and (lengths != lengths[0]).any():
             row = int(np.flatnonzero(lengths != lengths[0])[0])
             raise DatasetError(
-                f"{path}: column '{name}' is ragged: row 0 has {lengths[0]} values, row {row} "
+                f"{source}: column '{name}' is ragged: row 0 has {lengths[0]} values, row {row} "
                 f"has {lengths[row]}"
             )
         width = int(lengths[0]) if len(lengths) else 0
-        return _column_to_numpy(path, name, column.flatten()).reshape(len(column), width)
+        return arrow_column_to_numpy(source, name, column.flatten()).reshape(len(column), width)
     if pa.types.is_fixed_size_list(column.type):
-        return _column_to_numpy(path, name, column.flatten()).reshape(
+        return arrow_column_to_numpy(source, name, column.flatten()).reshape(
             len(column), column.type.list_size
         )
     return column.to_numpy(zero_copy_only=False)
@@ -81,4 +88,6 @@ def read_parquet(path: Path) -> dict[str, np.ndarray]:
         raise DatasetError(
             f"{path}: cannot read as .parquet, the file is truncated or corrupt ({error})"
         ) from error
-    return {name: _column_to_numpy(path, name, table.column(name)) for name in table.column_names}
+    return {
+        name: arrow_column_to_numpy(path, name, table.column(name)) for name in table.column_names
+    }

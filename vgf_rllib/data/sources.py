@@ -5,7 +5,9 @@ local files live and how to get missing ones.
 
 Files (``.npz``, ``.parquet``), Minari dataset directories and dicts of arrays carry no prefix;
 :func:`vgf_rllib.data.loading.load_dataset` reads them directly and they name no env. Each
-source module registers itself on import (``vgf_rllib.data`` imports them). See docs/data.md.
+source module registers itself on import (``vgf_rllib.data`` imports them). RLlib's own offline
+input (``offline_data(input_=...)``) is the other route to a dataset; :func:`load_configured_data`
+picks the route a config names. See docs/data.md.
 """
 
 from __future__ import annotations
@@ -70,3 +72,29 @@ def how_to_get(spec: str, dataset_dir: str | None = None) -> str:
     """The command or recipe that creates a dataset spec's data."""
     found = split_spec(spec)
     return found[0].how_to_get(found[1], dataset_dir) if found else f"{spec} is your own file"
+
+
+def load_configured_data(
+    config: Any, *, observation_space: Any = None, action_space: Any = None
+) -> Any:
+    """The OfflineDataset a VGFConfig names, by either route: RLlib's offline input
+    (``offline_data(input_=...)``, :mod:`vgf_rllib.data.rllib_input`) or VGF's own dataset spec
+    (``offline_dataset(dataset=...)``, :func:`vgf_rllib.data.loading.load_dataset`).
+
+    ``observation_space`` / ``action_space`` are the env's (or the config's) when known.
+    """
+    from vgf_rllib.data.loading import load_dataset
+    from vgf_rllib.data.rllib_input import RLlibInput, input_given, read_rllib_input
+
+    if input_given(config.input_):
+        return read_rllib_input(
+            RLlibInput.from_config(config),
+            action_space=action_space,
+            observation_space=observation_space,
+        )
+    options: dict[str, Any] = {}
+    if config.dataset_dir:
+        options["dataset_dir"] = config.dataset_dir
+    if config.rescale_actions:
+        options.update(rescale_actions=True, action_space=action_space)
+    return load_dataset(config.dataset, **options)
