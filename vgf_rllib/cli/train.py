@@ -87,7 +87,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dataset",
         help="a .npz/.parquet file, a Minari dataset dir, 'ogbench:<name>', "
         "'minari:<id>', 'random:<gym id>' (random actions, e.g. random:Pendulum-v1) or "
-        "'demo:offset-bandit' (required unless --resume)",
+        "'demo:offset-bandit' (this or --input, unless --resume)",
+    )
+    parser.add_argument(
+        "--input", nargs="+", metavar="PATH_OR_URI",
+        help="RLlib offline input, as config.offline_data(input_=...): RLlib recordings or "
+        "anything Ray Data reads, local paths or URIs (s3://, gs://, file://, ...); "
+        "docs/data.md, 'RLlib recordings'",
+    )
+    parser.add_argument(
+        "--input-read-method", default=None, metavar="METHOD",
+        help="the ray.data reader for --input (default read_parquet; e.g. read_json)",
+    )
+    parser.add_argument(
+        "--input-read-episodes", action="store_true", default=None,
+        help="--input holds RLlib's episode layout (recorded with output_write_episodes=True)",
     )
     parser.add_argument(
         "--env",
@@ -165,11 +179,20 @@ def new_run_info(args: argparse.Namespace) -> dict[str, Any]:
     """What ``run.json`` records of a new run: enough to rebuild its config on resume."""
     from vgf_rllib.data import default_eval_env
 
-    if not args.dataset:
-        raise ValueError("--dataset is required (or pass --resume RUN_DIR)")
+    if args.dataset and args.input:
+        raise ValueError("--dataset and --input name two data sources; pass one of them")
+    if not args.dataset and not args.input:
+        raise ValueError("--dataset or --input is required (or pass --resume RUN_DIR)")
+    if not args.input and (args.input_read_method or args.input_read_episodes):
+        raise ValueError("--input-read-method and --input-read-episodes apply to --input only")
+    data = {"dataset": args.dataset} if args.dataset else {
+        "input": args.input,
+        "input_read_method": args.input_read_method or "read_parquet",
+        "input_read_episodes": bool(args.input_read_episodes),
+    }
     return {
-        "dataset": args.dataset,
-        "env": args.env or default_eval_env(args.dataset),
+        **data,
+        "env": args.env or (default_eval_env(args.dataset) if args.dataset else None),
         "overrides": args.overrides,
         "success_timing": args.success_timing,
         "iterations": args.iterations or DEFAULT_ITERATIONS,
@@ -182,6 +205,9 @@ def resumed_run_info(args: argparse.Namespace, recorded: dict[str, Any]) -> dict
     """The recorded run, with only ``--iterations`` changeable; other differences are refused."""
     given = {
         "dataset": args.dataset,
+        "input": args.input,
+        "input_read_method": args.input_read_method,
+        "input_read_episodes": args.input_read_episodes,
         "env": args.env,
         "overrides": args.overrides or None,
         "success_timing": args.success_timing,
@@ -203,9 +229,17 @@ def build_config(info: dict[str, Any]) -> Any:
     """The VGFConfig a run's ``run.json`` describes (validated, nothing built yet)."""
     from vgf_rllib import VGFConfig
 
+    config = VGFConfig()
+    if info.get("input"):
+        config.offline_data(
+            input_=info["input"],
+            input_read_method=info["input_read_method"],
+            input_read_episodes=info["input_read_episodes"],
+        )
+    else:
+        config.offline_dataset(dataset=info["dataset"])
     config = (
-        VGFConfig()
-        .offline_dataset(dataset=info["dataset"])
+        config
         .training(updates_per_iteration=info["updates_per_iteration"])
         .online(online_env_steps=info.get("online_env_steps", 0))
         .apply_overrides(parse_overrides(info["overrides"]))
@@ -218,10 +252,18 @@ def build_config(info: dict[str, Any]) -> Any:
     return config
 
 
-def dataset_summary(algo: Any) -> dict[str, int]:
-    """Sizes that must match when a run resumes (a changed dataset file is refused)."""
+def data_name(info: dict[str, Any]) -> str:
+    """A run's data as its user named it: the dataset spec, or the RLlib input."""
+    if info.get("input"):
+        return ", ".join(info["input"])
+    return str(info["dataset"])
+
+
+def dataset_summary(algo: Any) -> dict[str, Any]:
+    """Sizes and content hash that must match when a run resumes (changed data is refused)."""
     return {
         "transitions": algo.dataset_size,
+        "fingerprint": algo.dataset_fingerprint,
         "observation_dim": int(algo.config.observation_space.shape[0]),
         "action_dim": int(algo.config.action_space.shape[0]),
     }
@@ -273,9 +315,9 @@ def run(args: argparse.Namespace) -> int:
 def restore(algo: Any, run_dir: Any, info: dict[str, Any]) -> int:
     """Load the newest complete checkpoint into ``algo``; returns its iteration."""
     recorded, built = info.get("dataset_summary"), dataset_summary(algo)
-    if recorded is not None and recorded != built:
+    if recorded is not None and any(built[key] != value for key, value in recorded.items()):
         raise ValueError(
-            f"{run_dir.path}: the dataset {info['dataset']} changed since the run started "
+            f"{run_dir.path}: the data {data_name(info)} changed since the run started "
             f"(recorded {recorded}, now {built}); resume refused"
         )
     checkpoint = run_dir.latest_checkpoint()
@@ -449,4 +491,4 @@ def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: di
     )
     write_json_atomically(run_dir.evaluation_file, document)
     suffix = f", success_timing={timing}" if timing else ""
-    print_budget_table(entry, title=f"VGF on {info['dataset']} (env {env}{suffix})")
+    print_budget_table(entry, title=f"VGF on {data_name(info)} (env {env}{suffix})")
