@@ -31,11 +31,13 @@ def needs_ray(config: Any) -> bool:
 
 @contextmanager
 def ray_session(required: bool) -> Iterator[None]:
-    """Run the body with Ray started (if ``required``) and reaped afterwards."""
-    if not required:
+    """Run the body with Ray started (if ``required``) and reaped afterwards; a Ray this
+    process already runs (a caller's ``ray.init``) is used as it is and left running."""
+    import ray
+
+    if not required or ray.is_initialized():
         yield
         return
-    import ray
 
     reaper = subprocess.Popen(
         [sys.executable, str(REAPER_SCRIPT), str(os.getpid())],

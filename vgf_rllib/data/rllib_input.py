@@ -9,8 +9,8 @@ Data once, on the driver; the learners then hold them on their device as for any
 
 The mapping to VGF's fields (docs/data.md, "RLlib recordings"):
 
-- ``masks = 1 - terminateds``; ``terminals`` (trajectory ends) = terminated, truncated or the
-  last step of an episode chunk, so a truncation keeps its bootstrap;
+- ``masks = 1 - terminateds``; ``terminals`` (trajectory ends) = terminated or truncated (in the
+  episode layout also the last step of an unfinished chunk), so a truncation keeps its bootstrap;
 - ``next_observations`` come from the recording (``new_obs``; an episode's next observations
   include its last one);
 - actions are taken in the env's units and clipped to the action space's bounds, as RLlib
@@ -258,8 +258,8 @@ def _quiet_ray_data() -> Iterator[None]:
     context = DataContext.get_current()
     logger = logging.getLogger("ray.data")
     bars, level = context.enable_progress_bars, logger.level
+    logger.setLevel(logging.ERROR)
     context.enable_progress_bars = False
-    logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
@@ -372,13 +372,11 @@ class _Steps:
             self.parts[name].append(values[keep])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """VGF's fields; a trajectory ends where it terminates, is truncated or its episode
-        (chunk) id changes."""
+        """VGF's fields; a trajectory ends where it terminates or is truncated."""
         joined = {name: np.concatenate(parts) for name, parts in self.parts.items()}
-        ids = joined.pop("episode_ids")
+        del joined["episode_ids"]
         terminateds = joined.pop("terminateds").astype(bool)
         ends = terminateds | joined.pop("truncateds").astype(bool)
-        ends |= np.append(ids[1:] != ids[:-1], True)
         return {
             **joined,
             "masks": (~terminateds).astype(np.float32),
@@ -432,7 +430,6 @@ class _ColumnSteps(_Steps):
             "next_observations": self._vectors(batch, c.NEXT_OBS),
             "terminateds": self._flags(batch, c.TERMINATEDS, rows),
             "truncateds": self._flags(batch, c.TRUNCATEDS, rows),
-            # without episode ids, trajectory ends are the terminated and truncated rows
             "episode_ids": episode_ids.astype(str),
         }
         self._append(fields)
@@ -520,13 +517,15 @@ class _EpisodeSteps(_Steps):
         actions = np.asarray(episode.get_actions(slice(None)))
         terminateds = np.zeros(length, bool)
         terminateds[-1] = bool(episode.is_terminated)
+        truncateds = np.zeros(length, bool)
+        truncateds[-1] = not episode.is_terminated  # truncated, or the chunk ends here
         fields = {
             "observations": observations[:-1],
             "actions": actions if actions.ndim == 2 else actions.reshape(length, -1),
             "rewards": np.asarray(episode.get_rewards(slice(None)), dtype=np.float64),
             "next_observations": observations[1:],
             "terminateds": terminateds,
-            "truncateds": np.zeros(length, bool),  # the chunk's id ends its trajectory
+            "truncateds": truncateds,
             "episode_ids": np.full(length, f"{episode.id_}:{episode.t_started}"),
         }
         self._append(fields)
