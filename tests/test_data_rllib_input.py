@@ -123,8 +123,8 @@ def test_rows_equal_the_recorded_episodes(recordings, env, layout):
 
 
 def test_a_writer_that_rewrites_its_buffer_is_read_once(tmp_path, capsys):
-    episodes = record(tmp_path / "rec", PENDULUM, episodes=False, num_episodes=2, samples=2)
-    data = load(tmp_path / "rec", "columns")
+    episodes = record(tmp_path / "rec", PENDULUM, episodes=True, num_episodes=2, samples=2)
+    data = load(tmp_path / "rec", "episodes")
     assert len(data) == len(steps_of(episodes)["obs"]) == 800
     assert data.metadata["duplicate_rows_dropped"] == 400  # the first call's rows, written twice
     assert "dropped 400 repeated step(s)" in capsys.readouterr().err
@@ -133,20 +133,25 @@ def test_a_writer_that_rewrites_its_buffer_is_read_once(tmp_path, capsys):
 def test_module_actions_beyond_the_bounds_are_clipped_as_executed(tmp_path, capsys):
     """An untrained PPO's Gaussian actions (recorded normalized, RLlib's default) go past
     the bounds: clipped rows are counted either way they are read."""
-    episodes = record(tmp_path / "rec", PENDULUM, episodes=False, num_episodes=2, random_actions=False)
+    episodes = record(tmp_path / "rec", PENDULUM, episodes=True, num_episodes=2, random_actions=False)
     actions = steps_of(episodes)["actions"][:, 0]
-    as_env_units = load(tmp_path / "rec", "columns")
+    as_env_units = load(tmp_path / "rec", "episodes")
     assert as_env_units.metadata["clipped_action_rows"] == int((np.abs(actions) > 2).sum())
     err = capsys.readouterr().err
     assert "the actions were computed by an RLModule" in err and "actions_in_input_normalized=True" in err
-    normalized = load(tmp_path / "rec", "columns", actions_in_input_normalized=True)
+    normalized = load(tmp_path / "rec", "episodes", actions_in_input_normalized=True)
     assert normalized.metadata["clipped_action_rows"] == int((np.abs(actions) > 1).sum()) > 0
     np.testing.assert_allclose(
         np.sort(normalized.actions[:, 0]), np.sort(np.clip(actions, -1 + 1e-5, 1 - 1e-5)), atol=1e-6
     )
 
 
-@pytest.mark.parametrize("layout", ["columns", "episodes"])
+# reading the column layout's many small files through Ray Data takes 10-30 s here; the
+# default run reads it in test_rows_equal_the_recorded_episodes
+SLOW_COLUMNS = pytest.param("columns", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("layout", [SLOW_COLUMNS, "episodes"])
 def test_vgf_trains_on_a_recording_with_input_alone(recordings, layout):
     path, truth = recordings[PENDULUM, layout]
     algo = config_for(str(path), layout).build_algo()
@@ -171,8 +176,8 @@ def test_episode_recording_without_an_env_uses_its_recorded_spaces(recordings):
 def test_a_ray_data_dataset_goes_in_directly(recordings):
     import ray.data
 
-    path, truth = recordings[PENDULUM, "columns"]
-    data = load(ray.data.read_parquet(str(path)), "columns")
+    path, truth = recordings[PENDULUM, "episodes"]
+    data = load(ray.data.read_parquet(str(path)), "episodes")
     assert len(data) == len(truth["obs"]) and data.source == "<ray.data.Dataset>"
 
 
@@ -184,8 +189,9 @@ def test_both_sources_or_none_are_refused_in_one_line():
         VGFConfig().validate()
 
 
-def test_cli_trains_on_input_and_refuses_to_resume_on_changed_data(recordings, tmp_path, capsys):
-    source, truth = recordings[PENDULUM, "columns"]
+@pytest.mark.parametrize("layout", [SLOW_COLUMNS, "episodes"])
+def test_cli_trains_on_input_and_refuses_to_resume_on_changed_data(recordings, tmp_path, capsys, layout):
+    source, truth = recordings[PENDULUM, layout]
     data = tmp_path / "copy"
     data.mkdir()
     for file in sorted(source.rglob("*.parquet")):
@@ -194,16 +200,15 @@ def test_cli_trains_on_input_and_refuses_to_resume_on_changed_data(recordings, t
     tiny = [f"--set={key}={json.dumps(value)}" for key, value in TINY.items() if key != "updates_per_iteration"]
     args = ["train", "--input", str(data), "--env", PENDULUM, "--iterations", "1",
             "--updates-per-iteration", "5", "--eval-episodes", "1", *tiny]
+    if layout == "episodes":
+        args.append("--input-read-episodes")
     assert main([*args, "--output", str(run)]) == 0
     info = json.loads((run / "run.json").read_text())
     assert info["input"] == [str(data)] and info["dataset_summary"]["transitions"] == len(truth["obs"])
     assert "VGF on " + str(data) in capsys.readouterr().out
     # same row count, other content: refused by the fingerprint
-    table = pq.read_table(next(data.glob("*.parquet")))
-    rewards = table.column("rewards").to_numpy().copy()
-    rewards[0] += 1.0
-    pq.write_table(table.set_column(table.column_names.index("rewards"), "rewards", pa.array(rewards)),
-                   next(data.glob("*.parquet")))
+    changed = next(data.glob("*.parquet"))
+    pq.write_table(with_first_reward_raised(pq.read_table(changed)), changed)
     assert main(["train", "--resume", str(run), "--iterations", "2"]) == 2
     assert "changed since the run started" in capsys.readouterr().err
 
@@ -215,6 +220,22 @@ def rewrite(source: Path, out: Path, change) -> Path:
     out.mkdir()
     pq.write_table(change(ds.dataset(str(source)).to_table()), out / "part.parquet")
     return out
+
+
+def with_first_reward_raised(table: pa.Table) -> pa.Table:
+    """The recording's first reward + 1, in either layout (same rows, other content)."""
+    import msgpack
+    import msgpack_numpy
+
+    if "item" not in table.column_names:
+        rewards = table.column("rewards").to_numpy().copy()
+        rewards[0] += 1.0
+        return table.set_column(table.column_names.index("rewards"), "rewards", pa.array(rewards))
+    items = table.column("item").to_pylist()
+    state = msgpack.unpackb(items[0], object_hook=msgpack_numpy.decode)
+    state["rewards"]["data"][0] += 1.0
+    items[0] = msgpack.packb(state, default=msgpack_numpy.encode)
+    return table.set_column(table.column_names.index("item"), "item", pa.array(items, pa.binary()))
 
 
 def with_nan_reward(table: pa.Table) -> pa.Table:
