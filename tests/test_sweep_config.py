@@ -121,12 +121,12 @@ def test_paper_files_run_the_papers_protocol(name: str) -> None:
 
 def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
     spec = load_sweep(CONFIG_DIR / "paper-ogbench-locomotion.yaml")
-    stopper = TaskRounds(spec.rounds_by_dataset())
-    giant = "ogbench:antmaze-giant-navigate-singletask-task3-v0"
-    cube = "ogbench:humanoidmaze-medium-navigate-singletask-task3-v0"
-    assert stopper("t", {"training_iteration": 10, "config": {"dataset": cube}})
-    assert not stopper("t", {"training_iteration": 10, "config": {"dataset": giant}})
-    assert stopper("t", {"training_iteration": 30, "config": {"dataset": giant}})
+    stopper = TaskRounds(spec.rounds_by_task())
+    giant = "antmaze-giant-navigate-singletask-task3-v0"
+    cube = "humanoidmaze-medium-navigate-singletask-task3-v0"
+    assert stopper("t", {"training_iteration": 10, "config": {"task_name": cube}})
+    assert not stopper("t", {"training_iteration": 10, "config": {"task_name": giant}})
+    assert stopper("t", {"training_iteration": 30, "config": {"task_name": giant}})
     assert not stopper.stop_all()
 
 
@@ -137,7 +137,21 @@ def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
             {"suite": "smoke", "serach": {}},
             r"unknown key\(s\) \['serach'\]; valid keys: .*'search'",
         ),
-        ({}, "missing required key 'suite'"),
+        ({}, "needs 'suite' .* or 'tasks' as a list of mappings on your own data"),
+        ({"tasks": [{"name": "a", "env": "Pendulum-v1", "training_steps": 10}]},
+         r"tasks\[0\]: set exactly one of 'dataset' .* and 'input_'"),
+        ({"tasks": [{"name": "a", "input_": "x", "training_steps": 10}]},
+         r"tasks\[0\]: missing required key\(s\) \['env'\]"),
+        ({"tasks": [{"name": "a", "input_": "x", "env": "Pendulum-v1"}]},
+         r"tasks\[0\].training_steps: expected an int >= 1, got None"),
+        ({"tasks": [{"name": "a", "input_": "x", "env": "E", "training_steps": 1, "lr": 1}]},
+         r"tasks\[0\]: unknown key\(s\) \['lr'\]"),
+        ({"tasks": [{"name": "a", "dataset": "x.npz", "env": "E", "training_steps": 1,
+                     "input_read_episodes": True}]},
+         r"tasks\[0\]: RLlib input fields .* apply to 'input_' tasks only"),
+        ({"suite": "smoke", "config": {"input_": "x"}}, r"\['input_'\] are set per task"),
+        ({"tasks": [{"name": "a", "input_": "x", "env": "E", "training_steps": 1}],
+          "stop": {"training_steps": 2}}, r"tasks\[0\]: training_steps is set here and in stop"),
         ({"suite": "smok"}, "unknown suite 'smok'; valid suites: smoke"),
         (
             {"suite": "smoke", "tasks": ["bandit"]},
@@ -267,8 +281,8 @@ def test_param_space_resolves_per_task_settings_and_search_overrides() -> None:
     assert {v["gamma"] for v in variants} == {0.99, 0.995}
 
 
-def _trial(trial_id: str, dataset: str) -> SimpleNamespace:
-    return SimpleNamespace(trial_id=trial_id, config={"dataset": dataset})
+def _trial(trial_id: str, task: str) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=trial_id, config={"task_name": task})
 
 
 def _results(scheduler: TrialScheduler, trials: list, scores: list[float]) -> list[str]:
@@ -318,8 +332,8 @@ def test_asha_max_t_is_each_tasks_own_number_of_evaluations() -> None:
         }
     )
     scheduler = make_scheduler(spec)
-    giant = scheduler._for(_trial("g", "ogbench:antmaze-giant-navigate-singletask-v0"))
-    cube = scheduler._for(_trial("c", "ogbench:cube-single-play-singletask-v0"))
+    giant = scheduler._for(_trial("g", "antmaze-giant-navigate-singletask-v0"))
+    cube = scheduler._for(_trial("c", "cube-single-play-singletask-v0"))
     assert (giant._max_t, cube._max_t) == (30, 10)
 
 
@@ -373,3 +387,29 @@ def test_repeated_samples_are_accepted_when_something_is_drawn() -> None:
         where="x.yaml",
     )
     assert spec.num_samples == 3
+
+
+def test_own_data_tasks_set_their_data_per_trial(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = parse_sweep({
+        "tasks": [
+            {"name": "recorded", "input_": ["rec"], "input_read_episodes": True,
+             "env": "Pendulum-v1", "training_steps": 200},
+            {"name": "file", "dataset": "data.npz", "env": "Pendulum-v1", "training_steps": 100},
+        ],
+        "stop": {"evaluations": 2},
+        "search": {"step_size": {"grid": [0.1, 0.2]}},
+    })
+    assert spec.suite.name == "own-data" and [t.name for t in spec.tasks] == ["recorded", "file"]
+    variants = [v["config"] for _, v in generate_variants({"config": param_space(spec)})]
+    by_task = {}
+    for variant in variants:
+        by_task.setdefault(variant["task_name"], []).append(variant)
+    recorded, file = by_task["recorded"][0], by_task["file"][0]
+    assert len(variants) == 4
+    assert (recorded["input_"], recorded["input_read_episodes"], recorded["dataset"]) == (
+        [str(tmp_path / "rec")], True, None)
+    assert (file["dataset"], file["input_"], file["input_read_episodes"]) == (
+        str(tmp_path / "data.npz"), "sampler", False)
+    assert recorded["updates_per_iteration"] == 100 and file["updates_per_iteration"] == 50
+    assert TaskRounds(spec.rounds_by_task())("t", {"training_iteration": 2, "config": recorded})

@@ -44,10 +44,9 @@ def test_sweep_records_suite_and_tasks_for_the_report(tiny_sweep: Path) -> None:
         "offset-bandit",
         "offset-bandit-2000",
     }
-    datasets = {
-        json.loads((t / "params.json").read_text())["dataset"] for t in tiny_sweep.glob("VGF_*")
-    }
-    assert datasets == set(metadata["tasks"])
+    params = [json.loads((t / "params.json").read_text()) for t in tiny_sweep.glob("VGF_*")]
+    assert {p["task_name"] for p in params} == set(metadata["tasks"])
+    assert {p["dataset"] for p in params} == {t["dataset"] for t in metadata["tasks"].values()}
 
 
 def test_existing_experiment_is_not_overwritten(tiny_sweep: Path, capsys) -> None:

@@ -179,6 +179,7 @@ class VGFConfig(AlgorithmConfig):
         self.dataset_dir: str | None = None   # where suite loaders look for files
         self.rescale_actions = False          # map actions from the env's bounds to [-1, 1]
         self.normalize_observations = False   # z-score observations (stats saved in checkpoint)
+        self.task_name: str | None = None     # the sweep task of a trial (a label; sweeps set it)
         # Networks and optimizers (docs/algorithm.md, "Networks" and "Defaults").
         self.critic_hidden_layers = [512, 512, 512, 512]   # twin critics, LayerNorm + ReLU
         self.sampler_hidden_layers = [512, 512, 512, 512]  # flow velocity field, ReLU

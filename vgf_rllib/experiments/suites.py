@@ -35,6 +35,21 @@ D4RL_EVAL_INTERVAL = 50_000
 ONLINE_SYNC_STEPS = 1_000
 
 
+#: the data fields of a sweep task's config and their values when the task does not set them
+#: (RLlib's defaults for its offline input fields; VGF's for ``dataset``)
+DATA_FIELD_DEFAULTS: dict[str, Any] = {
+    "dataset": None,
+    "input_": "sampler",
+    "input_read_method": "read_parquet",
+    "input_read_method_kwargs": {},
+    "input_read_episodes": False,
+    "input_read_schema": {},
+    "input_filesystem": None,
+    "input_filesystem_kwargs": {},
+    "actions_in_input_normalized": False,
+}
+
+
 class SuiteError(KeyError):
     """Unknown suite or task name, or a budget the evaluation schedule cannot split."""
 
@@ -99,19 +114,31 @@ class Task:
 
     name: str
     group: str
-    dataset: str
+    dataset: str | None
     env: str
     settings: dict[str, Any] = field(default_factory=dict)
     training_steps: int = 1_000_000
     online_env_steps: int = 0
+    #: RLlib offline input fields (``input_`` and friends) of a task on RLlib recordings or
+    #: Ray Data sources; empty for tasks on a dataset spec
+    rllib_input: dict[str, Any] = field(default_factory=dict)
 
     def missing_data(self, dataset_dir: str | None = None) -> list[Path]:
-        """Local files of the task's dataset that do not exist (its data source knows which)."""
-        return missing_files(self.dataset, dataset_dir)
+        """Local files of the task's dataset that do not exist (its data source knows which;
+        RLlib input is checked when a trial reads it)."""
+        return missing_files(self.dataset, dataset_dir) if self.dataset else []
 
     def how_to_get_data(self, dataset_dir: str | None = None) -> str:
         """The command or recipe that creates the task's dataset."""
-        return how_to_get(self.dataset, dataset_dir)
+        return how_to_get(self.dataset, dataset_dir) if self.dataset else "your own data"
+
+    def data_config(self) -> dict[str, Any]:
+        """The config fields that name the task's data, every data field of a sweep set (one
+        experiment's trials share the keys): a dataset spec, or RLlib offline input."""
+        return {
+            **DATA_FIELD_DEFAULTS,
+            **({"dataset": self.dataset} if self.dataset else self.rllib_input),
+        }
 
     def split(self, schedule: Schedule) -> tuple[int, int]:
         """``(rounds, steps per round)``; the offline phase must end on a round boundary."""
@@ -134,7 +161,8 @@ class Task:
         weight sync after each (docs/algorithm.md, "Offline-to-online fine-tuning")."""
         per_round = self.split(schedule)[1]
         config = {
-            "dataset": self.dataset,
+            **self.data_config(),
+            "task_name": self.name,
             "env": self.env,
             **self.settings,
             "updates_per_iteration": per_round,

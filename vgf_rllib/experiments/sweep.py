@@ -1,8 +1,8 @@
 """Run a sweep (:mod:`vgf_rllib.experiments.sweep_files`) as one Tune experiment of ``tune.Tuner("VGF", ...)``.
 
-All tasks of the suite share one experiment: the search space is a grid over the tasks' ``dataset``
-specs, and the settings that differ between tasks are looked up from the trial's dataset
-(:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with
+All tasks of the suite share one experiment: the search space is a grid over the tasks' names
+(``task_name``), and the settings that differ between tasks, their data included, are looked up
+from the trial's task (:class:`TaskValue`). ASHA runs per task (:class:`PerTaskASHA`), so trials only compete with
 trials of the same task. Each iteration trains one round of the sweep's schedule and evaluates
 all L_test budgets; a trial stops after its task's rounds (:class:`TaskRounds`: tasks with larger
 budgets, such as OGBench antmaze-giant's 3M steps, run more rounds at the same eval interval).
@@ -28,12 +28,12 @@ METADATA_FILE = "vgf_sweep.yaml"
 class TaskValue:
     """A ``tune.sample_from`` callable: the value of one config key for the trial's task."""
 
-    def __init__(self, key: str, by_dataset: dict[str, Any]) -> None:
+    def __init__(self, key: str, by_task: dict[str, Any]) -> None:
         self.key = key
-        self.by_dataset = by_dataset
+        self.by_task = by_task
 
     def __call__(self, spec: Any) -> Any:
-        return self.by_dataset[spec["config"]["dataset"]]
+        return self.by_task[spec["config"]["task_name"]]
 
     def __repr__(self) -> str:
         return f"TaskValue({self.key!r})"
@@ -42,10 +42,10 @@ class TaskValue:
 def param_space(spec: SweepSpec) -> dict[str, Any]:
     """Tune's param_space: a grid over tasks, per-task values, then the searched keys."""
     configs = {task.name: spec.task_config(task) for task in spec.tasks}
-    space: dict[str, Any] = {"dataset": tune.grid_search([c["dataset"] for c in configs.values()])}
-    keys = {key for config in configs.values() for key in config} - {"dataset"}
+    space: dict[str, Any] = {"task_name": tune.grid_search(list(configs))}
+    keys = {key for config in configs.values() for key in config} - {"task_name"}
     for key in sorted(keys):
-        values = {config["dataset"]: config[key] for config in configs.values()}
+        values = {name: config[key] for name, config in configs.items()}
         distinct = {repr(value) for value in values.values()}
         space[key] = (
             next(iter(values.values()))
@@ -57,23 +57,23 @@ def param_space(spec: SweepSpec) -> dict[str, Any]:
 
 
 class TaskRounds(Stopper):
-    """Stops each trial after its task's number of rounds (looked up by the trial's dataset)."""
+    """Stops each trial after its task's number of rounds (looked up by the trial's task)."""
 
-    def __init__(self, rounds_by_dataset: dict[str, int]) -> None:
-        self.rounds_by_dataset = dict(rounds_by_dataset)
+    def __init__(self, rounds_by_task: dict[str, int]) -> None:
+        self.rounds_by_task = dict(rounds_by_task)
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        dataset = result["config"]["dataset"]
-        return result["training_iteration"] >= self.rounds_by_dataset[dataset]
+        task = result["config"]["task_name"]
+        return result["training_iteration"] >= self.rounds_by_task[task]
 
     def stop_all(self) -> bool:
         return False
 
 
 class PerTaskASHA(FIFOScheduler):
-    """Asynchronous successive halving (ASHA) run separately for each task (trial ``dataset``).
+    """Asynchronous successive halving (ASHA) run separately for each task (trial ``task_name``).
 
-    ``max_t_by_task`` (dataset -> rounds) gives each task its own ``max_t``; other keyword
+    ``max_t_by_task`` (task name -> rounds) gives each task its own ``max_t``; other keyword
     arguments go to every task's :class:`AsyncHyperBandScheduler`.
     """
 
@@ -85,7 +85,7 @@ class PerTaskASHA(FIFOScheduler):
         self._by_task: dict[str, AsyncHyperBandScheduler] = {}
 
     def _for(self, trial: Any) -> AsyncHyperBandScheduler:
-        task = trial.config["dataset"]
+        task = trial.config["task_name"]
         if task not in self._by_task:
             kwargs = dict(self._asha_kwargs)
             if task in self._max_t_by_task:
@@ -113,7 +113,7 @@ def make_scheduler(spec: SweepSpec) -> TrialScheduler:
     """FIFO, or ASHA per task over ``training_iteration`` (one evaluation per iteration)."""
     if spec.scheduler.type == "fifo":
         return FIFOScheduler()
-    rounds = spec.rounds_by_dataset()
+    rounds = spec.rounds_by_task()
     return PerTaskASHA(
         max_t_by_task=rounds,
         time_attr="training_iteration",
@@ -146,7 +146,7 @@ def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None
         run_config=tune.RunConfig(
             name=spec.name,
             storage_path=storage_uri(storage),
-            stop=TaskRounds(spec.rounds_by_dataset()),
+            stop=TaskRounds(spec.rounds_by_task()),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=spec.checkpoint_frequency,
@@ -163,7 +163,7 @@ def experiment_path(spec: SweepSpec, storage: str) -> str:
 
 
 def write_metadata(spec: SweepSpec, path: str) -> None:
-    """Record suite, tasks (dataset -> name, group, budget, schedule) and searched keys for the
+    """Record suite, tasks (name -> data, group, budget, schedule) and searched keys for the
     report."""
     import pyarrow.fs
 
@@ -171,8 +171,10 @@ def write_metadata(spec: SweepSpec, path: str) -> None:
         "suite": spec.suite.name,
         "sweep": spec.name,
         "tasks": {
-            t.dataset: {
+            t.name: {
                 "name": t.name,
+                "dataset": t.dataset,
+                "input": t.rllib_input.get("input_"),
                 "group": t.group,
                 "training_steps": spec.budget(t).training_steps,
                 "evaluations": spec.rounds(t),

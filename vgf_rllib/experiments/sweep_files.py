@@ -1,8 +1,10 @@
 """Sweep files (``tune_configs/*.yaml``): loading and validation.
 
-A sweep file names a suite and says which VGFConfig values are fixed (``config``, ``resources``),
-which are searched (``search``), how trials are scheduled, stopped, checkpointed and retried. See
-``docs/sweeps.md`` for the format; every error names the file and the offending key.
+A sweep file names a suite and its tasks, or lists tasks on the user's own data (``tasks:``
+mappings with ``dataset`` or RLlib's ``input_``, ``env`` and ``training_steps``), and says which
+VGFConfig values are fixed (``config``, ``resources``), which are searched (``search``), how trials
+are scheduled, stopped, checkpointed and retried. See ``docs/sweeps.md`` for the format; every
+error names the file and the offending key.
 
 A trial's length is its task's gradient-step budget (the suite's, or ``stop.training_steps``, which
 sets the offline phase of an offline-to-online task; its online env steps stay the suite's), cut
@@ -19,7 +21,14 @@ from typing import Any
 
 import yaml
 
-from vgf_rllib.experiments.suites import Schedule, Suite, SuiteError, Task, get_suite
+from vgf_rllib.experiments.suites import (
+    DATA_FIELD_DEFAULTS,
+    Schedule,
+    Suite,
+    SuiteError,
+    Task,
+    get_suite,
+)
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -44,9 +53,13 @@ RESOURCE_KEYS = (
 )
 #: fields a sweep file may not set: the suite decides them per task (``stop`` sets the step budget)
 TASK_KEYS = (
-    "dataset", "env", "updates_per_iteration", "eval_interval",
+    *DATA_FIELD_DEFAULTS, "env", "task_name", "updates_per_iteration", "eval_interval",
     "offline_updates", "online_env_steps", "online_steps_per_iteration", "online_sync_steps",
 )
+#: keys of an own-data task (a ``tasks:`` mapping): its name, data, env and budget
+OWN_TASK_KEYS = ("name", "group", "env", "training_steps", *DATA_FIELD_DEFAULTS)
+#: the suite of a sweep file whose tasks are the user's own data
+OWN_DATA_SUITE = "own-data"
 SEARCH_KINDS = ("grid", "choice", "uniform", "loguniform", "randint")
 STOP_KEYS = ("evaluations", "eval_interval_steps", "training_steps")
 CHECKPOINT_KEYS = ("frequency", "num_to_keep")
@@ -124,9 +137,9 @@ class SweepSpec:
         """``train()`` rounds, each ending in an evaluation, of ``task``'s trials."""
         return self.budget(task).rounds(self.schedule)
 
-    def rounds_by_dataset(self) -> dict[str, int]:
-        """Trial dataset spec -> its rounds (what the per-task stopper and ASHA look up)."""
-        return {task.dataset: self.rounds(task) for task in self.tasks}
+    def rounds_by_task(self) -> dict[str, int]:
+        """Task name -> its rounds (what the per-task stopper and ASHA look up)."""
+        return {task.name: self.rounds(task) for task in self.tasks}
 
     def task_config(self, task: Task) -> dict[str, Any]:
         """Every fixed VGFConfig value of ``task``'s trials (suite, task, then the file)."""
@@ -211,6 +224,55 @@ def _parse_tasks(where: str, suite: Suite, names: Any) -> tuple[Task, ...]:
         raise _fail(where, str(error)) from None
 
 
+def _own_data_suite(where: str, tasks: Any, training_steps: Any) -> Suite:
+    """The suite of a sweep file without ``suite:``: its ``tasks`` mappings, each naming its data
+    (``dataset`` or RLlib's ``input_`` with its read fields), ``env`` and ``training_steps``
+    (else ``stop.training_steps``); one evaluation per trial unless ``stop`` says otherwise."""
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, dict) for t in tasks):
+        raise _fail(
+            where,
+            "needs 'suite' (a built-in suite and its task names), or 'tasks' as a list of "
+            "mappings on your own data, e.g. {name: my-task, input_: s3://bucket/recording, "
+            "env: Pendulum-v1, training_steps: 10000}",
+        )
+    parsed = []
+    for index, raw in enumerate(tasks):
+        at = f"{where}: tasks[{index}]"
+        raw = _check_keys(at, raw, OWN_TASK_KEYS)
+        missing = [key for key in ("name", "env") if not raw.get(key)]
+        if missing:
+            raise _fail(at, f"missing required key(s) {missing}")
+        if ("dataset" in raw) == ("input_" in raw):
+            raise _fail(at, "set exactly one of 'dataset' (a VGF dataset spec) and 'input_' (RLlib input)")
+        if "dataset" in raw and set(raw) & (set(DATA_FIELD_DEFAULTS) - {"dataset"}):
+            raise _fail(at, "RLlib input fields (input_read_*, ...) apply to 'input_' tasks only")
+        if "training_steps" in raw and training_steps is not None:
+            raise _fail(at, "training_steps is set here and in stop.training_steps; set it once")
+        steps = _positive_int(f"{at}.training_steps", raw.get("training_steps", training_steps))
+        data = {key: raw[key] for key in DATA_FIELD_DEFAULTS if key in raw}
+        data = {key: _absolute_paths(value) if key in ("dataset", "input_") else value
+                for key, value in data.items()}
+        parsed.append(Task(
+            name=str(raw["name"]),
+            group=str(raw.get("group", raw["name"])),
+            dataset=data.pop("dataset", None),
+            env=str(raw["env"]),
+            training_steps=steps,
+            rllib_input=data,
+        ))
+    names = [task.name for task in parsed]
+    if len(set(names)) != len(names):
+        raise _fail(f"{where}: tasks", f"task names must be unique, got {names}")
+    return Suite(OWN_DATA_SUITE, "tasks on your own data", tuple(parsed), schedule=Schedule(evaluations=1))
+
+
+def _absolute_paths(value: Any) -> Any:
+    """A path (or list of paths) with relative local ones made absolute; other values as is."""
+    if isinstance(value, list):
+        return [_absolute(str(v)) for v in value]
+    return _absolute(str(value)) if isinstance(value, str) else value
+
+
 def _check_fields(where: str, mapping: Any, known: set[str]) -> dict[str, Any]:
     """Only VGFConfig fields, none of those the suite sets per task."""
     mapping = _check_keys(where, mapping or {}, known)
@@ -230,21 +292,23 @@ def _absolute(path: str) -> str:
 
 
 def vgf_config_keys() -> set[str]:
-    """The public fields of VGFConfig (RLlib's plus VGF's)."""
+    """The settable fields of VGFConfig (RLlib's plus VGF's, properties such as
+    ``train_batch_size_per_learner`` included)."""
     from vgf_rllib import VGFConfig
 
-    return {name for name in vars(VGFConfig()) if not name.startswith("_")}
+    return set(VGFConfig().field_names())
 
 
 def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -> SweepSpec:
     """Validate a parsed sweep file; ``where`` prefixes error messages."""
     raw = _check_keys(where, raw, TOP_LEVEL_KEYS)
-    if "suite" not in raw:
-        raise _fail(where, "missing required key 'suite'")
-    try:
-        suite = get_suite(str(raw["suite"]))
-    except SuiteError as error:
-        raise _fail(f"{where}: suite", str(error)) from None
+    if "suite" in raw:
+        try:
+            suite = get_suite(str(raw["suite"]))
+        except SuiteError as error:
+            raise _fail(f"{where}: suite", str(error)) from None
+    else:
+        suite = _own_data_suite(where, raw.get("tasks"), (raw.get("stop") or {}).get("training_steps"))
     known = vgf_config_keys()
     config = _check_fields(f"{where}: config", raw.get("config"), known)
     if isinstance(config.get("dataset_dir"), str):
@@ -268,7 +332,10 @@ def parse_sweep(raw: Any, where: str = "<sweep>", default_name: str = "sweep") -
     spec = SweepSpec(
         name=str(raw.get("name", default_name)),
         suite=suite,
-        tasks=_parse_tasks(f"{where}: tasks", suite, raw.get("tasks")),
+        tasks=(
+            suite.tasks if suite.name == OWN_DATA_SUITE
+            else _parse_tasks(f"{where}: tasks", suite, raw.get("tasks"))
+        ),
         config={**config, **resources},
         search=search,
         num_samples=_positive_int(f"{where}: num_samples", raw.get("num_samples", 1)),

@@ -80,7 +80,9 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
     """Evaluation rows of one trial folder (empty when it never evaluated)."""
     experiment_dir, metadata = _metadata_for(trial_dir, root)
     config = json.loads((trial_dir / "params.json").read_text())
-    task_info = (metadata.get("tasks") or {}).get(config.get("dataset"), {})
+    tasks = metadata.get("tasks") or {}
+    # sweeps key their tasks by name; those written before own-data tasks, by dataset spec
+    task_info = tasks.get(config.get("task_name")) or tasks.get(config.get("dataset"), {})
     task = task_info.get("name") or str(config.get("dataset", trial_dir.name)).split(":")[-1]
     base = {
         "suite": metadata.get("suite") or experiment_dir.name,
