@@ -106,8 +106,9 @@ def test_target_update_averages_the_critic_before_or_after_the_step(target_updat
 
 
 def test_config_reaches_the_loss(monkeypatch):
-    """gamma, target twin aggregation, particle aggregation and L_train go from the config into
-    every gradient step's loss; the particle-policy settings are built once."""
+    """gamma, target twin aggregation, particle aggregation, L_train and the bandwidth gradient
+    go from the config into every gradient step's loss; the particle-policy settings are built
+    once."""
     from vgf_rllib.algorithm import learner as learner_module
 
     calls = []
@@ -119,7 +120,8 @@ def test_config_reaches_the_loss(monkeypatch):
 
     monkeypatch.setattr(learner_module, "vgf_losses", recording)
     algo = small_config(
-        gamma=0.5, target_twin_agg="mean", particle_agg="max", train_flow_steps=2, num_particles=3
+        gamma=0.5, target_twin_agg="mean", particle_agg="max", train_flow_steps=2, num_particles=3,
+        kernel_bandwidth_gradient=True,
     ).build_algo()
     learner_of(algo).train_on_resident_data(2)
     algo.stop()
@@ -128,7 +130,7 @@ def test_config_reaches_the_loss(monkeypatch):
     draws = kwargs.pop("draws")  # the step's random draws, taken before the losses
     assert kwargs == {"gamma": 0.5, "target_twin_agg": "mean", "particle_agg": "max"}
     assert settings.transport.steps == 2 and settings.num_particles == 3
-    assert not settings.transport.bandwidth_gradient
+    assert settings.transport.bandwidth_gradient
     assert draws.next_noise.shape[1] == 3 and draws.flow_noise.shape == draws.next_noise[:, 0].shape
     assert calls[1][0] is settings  # built once per learner, not at every gradient step
 
