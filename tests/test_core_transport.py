@@ -25,7 +25,10 @@ from vgf_rllib.core.networks import TwinCritic, TwinQAtStates
 from vgf_rllib.core.transport import (
     TransportSettings,
     aggregate_twins,
+    bandwidth_at,
+    bandwidth_force,
     median_bandwidth,
+    median_entries,
     rbf_kernel,
     squared_distances,
     svgd_direction,
@@ -255,3 +258,15 @@ def test_bandwidth_force_pulls_the_median_particle_toward_its_partner():
     force = -0.5 * c**2 * spread * (0.0 - 2.0) / (2 * math.log(3))
     expected = torch.tensor([[[force / 2], [0.0]]])
     assert torch.allclose(with_force - without, expected, rtol=1e-5)
+
+
+def test_bandwidth_force_vanishes_below_the_bandwidth_floor():
+    """Particles 1e-7 apart: median / (2 log 3) is below 1e-12, so sigma^2 is the floor, which
+    has no gradient (the authors' ``jnp.maximum(h, 1e-12)``): the extra term is exactly 0."""
+    particles = torch.tensor([[[0.0], [1e-7]]])
+    sq_dist = squared_distances(particles)
+    middle = median_entries(sq_dist)
+    sigma2 = bandwidth_at(sq_dist, middle)
+    kernel = rbf_kernel(sq_dist, sigma2)
+    assert sigma2.item() == pytest.approx(1e-12)
+    assert torch.all(bandwidth_force(particles, sq_dist, kernel, sigma2, middle) == 0)
