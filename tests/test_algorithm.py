@@ -84,9 +84,31 @@ def test_targets_get_no_gradients_and_move_by_tau_every_step():
     algo.stop()
 
 
+@pytest.mark.parametrize("target_update", ["pre-step", "post-step"])
+def test_target_update_averages_the_critic_before_or_after_the_step(target_update):
+    """Every critic weight 1 and every target weight 0 before one step, tau = 0.25: the authors'
+    pre-step update gives target = 0.75 * 0 + 0.25 * 1 = 0.25 exactly; the post-step one gives
+    0.25 times the stepped critic (which Adam moved off 1)."""
+    algo = small_config(tau=0.25, target_update=target_update).build_algo()
+    learner, module = learner_of(algo), module_of(algo)
+    with torch.no_grad():
+        for weight in module.critic.parameters():
+            weight.fill_(1.0)
+        for weight in module.target_critic.parameters():
+            weight.zero_()
+    learner.train_on_resident_data(1)
+    algo.stop()
+    pairs = list(zip(module.critic.parameters(), module.target_critic.parameters()))
+    assert any(not torch.all(critic == 1.0) for critic, _ in pairs)  # the step moved the critic
+    for critic, target in pairs:
+        expected = torch.full_like(target, 0.25) if target_update == "pre-step" else 0.25 * critic
+        assert torch.allclose(target, expected, rtol=0, atol=1e-7)
+
+
 def test_config_reaches_the_loss(monkeypatch):
-    """gamma, target twin aggregation, particle aggregation and L_train go from the config into
-    every gradient step's loss; the particle-policy settings are built once."""
+    """gamma, target twin aggregation, particle aggregation, L_train and the bandwidth gradient
+    go from the config into every gradient step's loss; the particle-policy settings are built
+    once."""
     from vgf_rllib.algorithm import learner as learner_module
 
     calls = []
@@ -98,7 +120,8 @@ def test_config_reaches_the_loss(monkeypatch):
 
     monkeypatch.setattr(learner_module, "vgf_losses", recording)
     algo = small_config(
-        gamma=0.5, target_twin_agg="mean", particle_agg="max", train_flow_steps=2, num_particles=3
+        gamma=0.5, target_twin_agg="mean", particle_agg="max", train_flow_steps=2, num_particles=3,
+        kernel_bandwidth_gradient=True,
     ).build_algo()
     learner_of(algo).train_on_resident_data(2)
     algo.stop()
@@ -107,6 +130,7 @@ def test_config_reaches_the_loss(monkeypatch):
     draws = kwargs.pop("draws")  # the step's random draws, taken before the losses
     assert kwargs == {"gamma": 0.5, "target_twin_agg": "mean", "particle_agg": "max"}
     assert settings.transport.steps == 2 and settings.num_particles == 3
+    assert settings.transport.bandwidth_gradient
     assert draws.next_noise.shape[1] == 3 and draws.flow_noise.shape == draws.next_noise[:, 0].shape
     assert calls[1][0] is settings  # built once per learner, not at every gradient step
 

@@ -4,7 +4,9 @@
   dataset actions (hand-computed on a linear twin critic).
 - Transport follows f: a hand-built field moves particles where the field points (and the
   critic's gradient, pointing elsewhere, does not matter); a step's direction is clipped to
-  global norm 1 over the whole particle tensor.
+  global norm 1, over the whole particle tensor for the critic target (the authors' batched
+  update) and per state when acting (the authors act one state at a time), so that a batch of
+  states acts as each state alone.
 - The learner gives the field its own optimizer and clips each optimizer's gradients to 1.0.
 - Trained from the config on the demo bandit, A-VGF's transport raises the return, it reloads
   from a checkpoint, and the field's loss falls.
@@ -138,6 +140,45 @@ def test_particle_step_is_clipped_to_global_norm_one_over_the_whole_tensor():
     stepper = ParticleStepper(TransportSettings(2, 0.1, max_direction_norm=1.0), start)
     stepper.step(start, phi)
     assert torch.allclose(stepper.first_moment, -0.1 * phi / total)
+
+
+def test_acting_clip_takes_each_states_norm():
+    """``clip_per_state``: each state's (N, d) direction is scaled to norm 1 on its own."""
+    phi = torch.tensor([[[3.0, 4.0]], [[0.0, 0.6]]])  # norms 5 and 0.6
+    per_state = TransportSettings(1, 0.1, optimizer="sgd", max_direction_norm=1.0, clip_per_state=True)
+    moved = move_particles(lambda p: phi, torch.zeros(2, 1, 2), per_state)
+    assert torch.allclose(moved, 0.1 * torch.tensor([[[0.6, 0.8]], [[0.0, 0.6]]]))
+
+
+@pytest.mark.usefixtures("ray_session")
+def test_avgf_acts_on_a_batch_as_on_each_state_alone_and_trains_with_the_batch_clip():
+    """The module acts with the per-state clip (a batch of states gives each state's own action)
+    and the learner's critic target with the clip over the whole batch, as the authors."""
+    from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
+    import gymnasium as gym
+
+    from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
+    from vgf_rllib.demo import ENV_ID
+
+    env = gym.make(ENV_ID)
+    config = small_avgf_config(critic_hidden_layers=[16], sampler_hidden_layers=[16])
+    torch.manual_seed(0)
+    module = RLModuleSpec(
+        module_class=VGFTorchRLModule, observation_space=env.observation_space,
+        action_space=env.action_space, model_config=config._model_config_auto_includes,
+    ).build().eval()
+    module.set_test_time_budget(flow_steps=3)
+    obs = torch.randn(4, *env.observation_space.shape)
+    noise = torch.randn(4, module.acting.num_particles, 2)
+    together = module.compute_actions(obs, noise=noise)
+    alone = torch.cat([module.compute_actions(obs[i : i + 1], noise=noise[i : i + 1]) for i in range(4)])
+    assert torch.allclose(together, alone, atol=1e-6)
+    assert module.acting.transport.clip_per_state
+    algo = config.build_algo()
+    training = algo.learner_group._learner.training_policy_settings("default_policy")
+    algo.stop()
+    assert not training.transport.clip_per_state and training.transport.max_direction_norm == 1.0
 
 
 def test_variants_name_their_field_and_clips():

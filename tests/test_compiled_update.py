@@ -26,8 +26,9 @@ def dynamo_enabled(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def train(compile_learner: bool, variant: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``UPDATES`` gradient steps of small networks; the metrics and the weights after them."""
+def train(compile_learner: bool, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``UPDATES`` gradient steps of small networks with the training ``options``; the metrics
+    and the weights after them."""
     config = (
         VGFConfig()
         .offline_dataset(dataset=f"{DATASET_SPEC}-2000")
@@ -39,8 +40,8 @@ def train(compile_learner: bool, variant: str) -> tuple[dict[str, Any], dict[str
             sampler_euler_steps=3,
             train_flow_steps=2,
             updates_per_iteration=UPDATES,
-            variant=variant,
             compile_learner=compile_learner,
+            **options,
         )
         .debugging(seed=3)
     )
@@ -51,11 +52,19 @@ def train(compile_learner: bool, variant: str) -> tuple[dict[str, Any], dict[str
     return metrics, weights
 
 
-@pytest.mark.parametrize("variant", ["vgf", "a-vgf"])
-def test_compiled_update_gives_the_eager_losses_and_weights(ray_session, dynamo_enabled, variant):
-    eager_metrics, eager_weights = train(False, variant)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"variant": "vgf"},
+        {"variant": "a-vgf"},
+        {"variant": "vgf", "kernel_bandwidth_gradient": True, "target_update": "pre-step"},
+    ],
+    ids=["vgf", "a-vgf", "vgf-authors-parity"],
+)
+def test_compiled_update_gives_the_eager_losses_and_weights(ray_session, dynamo_enabled, options):
+    eager_metrics, eager_weights = train(False, options)
     assert counters["stats"]["unique_graphs"] == 0
-    compiled_metrics, compiled_weights = train(True, variant)
+    compiled_metrics, compiled_weights = train(True, options)
     assert counters["stats"]["unique_graphs"] >= 1  # the losses really ran as a compiled graph
     assert not counters["graph_break"], dict(counters["graph_break"])  # as one graph
     for name in ("critic_loss", "flow_loss", "q_mean", "target_mean"):

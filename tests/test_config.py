@@ -29,6 +29,8 @@ SPEC_DEFAULTS = {
     "action_selection": "argmax",
     "test_flow_steps": [0, 1, 2, 3],
     "eval_episodes": 50,
+    "kernel_bandwidth_gradient": False,
+    "target_update": "post-step",
 }
 
 
@@ -56,6 +58,8 @@ def test_setters_return_self_and_set_fields():
     config.test_time(inference_flow_steps=3)
     assert config.model_config["inference_flow_steps"] == 3
     assert config.model_config["num_particles"] == 5
+    config.training(kernel_bandwidth_gradient=True, target_update="pre-step")
+    assert config.model_config["kernel_bandwidth_gradient"] and config.target_update == "pre-step"
 
 
 @pytest.mark.parametrize(
@@ -78,6 +82,9 @@ def test_setters_return_self_and_set_fields():
         ({"test_flow_steps": [0, -1]}, "test_flow_steps must be a non-empty list"),
         ({"critic_hidden_layers": [64, 0]}, "critic_hidden_layers must be"),
         ({"lr": 1e-3}, "`lr` must be None"),
+        ({"target_update": "before"}, "target_update must be one of"),
+        ({"kernel_bandwidth_gradient": "yes"}, "kernel_bandwidth_gradient must be true or false"),
+        ({"kernel_bandwidth_gradient": True, "variant": "a-vgf"}, "applies to variant='vgf' only"),
         ({"dataset": None}, "VGF needs a dataset"),
         ({"eval_interval": 2}, "needs an evaluation env"),
     ],

@@ -5,12 +5,17 @@ variant, bandwidth held constant) on an analytic twin critic. Every case must ma
 Case 4 (N = 1) lands 7.9e-4 off at step 3 because the reference computed the particle's
 self-distance as 1.19e-7 instead of 0 in float32 (so its median bandwidth is not the 1e-12
 floor); our exact 0 is the right value, and the difference stays inside the tolerance.
+
+``tests/data/transport_parity_golden.json`` holds the same cases with the bandwidth
+differentiated, as the authors' autodiff (``kernel_bandwidth_gradient=True``), made by
+``scripts/make_parity_golden.py`` with torch autodiff of the authors' kernel sum.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,14 +25,19 @@ from vgf_rllib.core.networks import TwinCritic, TwinQAtStates
 from vgf_rllib.core.transport import (
     TransportSettings,
     aggregate_twins,
+    bandwidth_at,
+    bandwidth_force,
     median_bandwidth,
+    median_entries,
     rbf_kernel,
+    squared_distances,
     svgd_direction,
     transport,
     value_gradient,
 )
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "transport_golden.json"
+PARITY_GOLDEN = GOLDEN.with_name("transport_parity_golden.json")
 
 
 def quadratic_critic(center: torch.Tensor):
@@ -58,7 +68,7 @@ def test_median_bandwidth_even_count_averages_middle_values_and_is_floored():
 def test_rbf_kernel_values():
     particles = torch.tensor([[[0.0, 0.0], [1.0, 1.0]]])
     sigma2 = torch.tensor([0.5])
-    kernel = rbf_kernel(particles, sigma2)
+    kernel = rbf_kernel(squared_distances(particles), sigma2)
     off = math.exp(-2.0 / (1.0 + 1e-6))
     assert torch.allclose(kernel, torch.tensor([[[1.0, off], [off, 1.0]]]), atol=1e-7)
 
@@ -168,8 +178,8 @@ def test_transport_settings_reject_impossible_values(kwargs):
         TransportSettings(**kwargs)
 
 
-def _golden_cases():
-    data = json.loads(GOLDEN.read_text())
+def _golden_cases(path: Path = GOLDEN):
+    data = json.loads(path.read_text())
     return data, data["cases"]
 
 
@@ -205,3 +215,58 @@ def test_golden_vectors(case_index):
         )
         moved = transport(q_fn, initial, settings)
         assert torch.allclose(moved, expected[steps], atol=1e-3, rtol=0), f"step {steps}"
+
+
+@pytest.mark.parametrize("case_index", range(5))
+def test_bandwidth_gradient_matches_autodiff_of_the_authors_kernel_sum(case_index):
+    """``bandwidth_gradient=True`` gives the authors' direction and transport (the kernel sum
+    differentiated through the median bandwidth), and differs from the constant-bandwidth one."""
+    data, cases = _golden_cases(PARITY_GOLDEN)
+    case = cases[case_index]
+    q_fn = _golden_critic(data, torch.tensor(case["observations"]))
+    initial = torch.tensor(case["initial_particles"])
+    scores = value_gradient(q_fn, initial, case["score_q_agg"])
+    phi, _ = svgd_direction(initial, scores, case["alpha"], bandwidth_gradient=True)
+    assert torch.allclose(phi, torch.tensor(case["direction_at_init"]), atol=1e-3, rtol=0)
+    expected = torch.tensor(case["particles_after_each_step"])
+    settings = TransportSettings(
+        steps=case["steps"],
+        step_size=case["step_size"],
+        alpha=case["alpha"],
+        score_twin_agg=case["score_q_agg"],
+        bandwidth_gradient=True,
+    )
+    for steps in range(case["steps"] + 1):
+        moved = transport(q_fn, initial, replace(settings, steps=steps))
+        assert torch.allclose(moved, expected[steps], atol=1e-3, rtol=0), f"step {steps}"
+    constant = transport(q_fn, initial, replace(settings, bandwidth_gradient=False))
+    if case["particles"] > 1:  # one particle: its bandwidth is the floor, which has no gradient
+        assert (constant - expected[-1]).abs().max() > 1e-2
+
+
+def test_bandwidth_force_pulls_the_median_particle_toward_its_partner():
+    """Two particles in 1D at 0 and 2: the sorted entries 0, 0, 4, 4 put the median between the
+    diagonal (1, 1) and the pair entry (0, 1), so only particle 0 gets the extra term:
+    -(c^2 / 2) * S * (a_0 - a_1) / (2 log 3) with S = 2 k_01 * 4 and c = 1 / (sigma^2 + 5e-7)."""
+    particles = torch.tensor([[[0.0], [2.0]]])
+    zero = torch.zeros_like(particles)
+    with_force, kernel = svgd_direction(particles, zero, 1.0, bandwidth_gradient=True)
+    without, _ = svgd_direction(particles, zero, 1.0)
+    sigma2 = 2.0 / (2 * math.log(3))
+    c = 1.0 / (sigma2 + 5e-7)
+    spread = 2 * kernel[0, 0, 1].item() * 4.0
+    force = -0.5 * c**2 * spread * (0.0 - 2.0) / (2 * math.log(3))
+    expected = torch.tensor([[[force / 2], [0.0]]])
+    assert torch.allclose(with_force - without, expected, rtol=1e-5)
+
+
+def test_bandwidth_force_vanishes_below_the_bandwidth_floor():
+    """Particles 1e-7 apart: median / (2 log 3) is below 1e-12, so sigma^2 is the floor, which
+    has no gradient (the authors' ``jnp.maximum(h, 1e-12)``): the extra term is exactly 0."""
+    particles = torch.tensor([[[0.0], [1e-7]]])
+    sq_dist = squared_distances(particles)
+    middle = median_entries(sq_dist)
+    sigma2 = bandwidth_at(sq_dist, middle)
+    kernel = rbf_kernel(sq_dist, sigma2)
+    assert sigma2.item() == pytest.approx(1e-12)
+    assert torch.all(bandwidth_force(particles, sq_dist, kernel, sigma2, middle) == 0)

@@ -139,3 +139,25 @@ def test_bad_checkpoint_and_settings_fail_clearly(tmp_path, capsys, exported):
     assert main([*args, "--euler-steps", "0"]) == 2
     assert "euler_steps must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "p.pt2").exists()
+
+
+def test_the_bandwidth_gradient_is_exported(tmp_path):
+    """A module acting with ``kernel_bandwidth_gradient`` keeps it in its checkpoint and exports
+    with it: the program equals the module at export's check (else nothing is written) and the
+    metadata records it."""
+    torch.manual_seed(0)
+    config = VGFConfig().training(
+        critic_hidden_layers=[8], sampler_hidden_layers=[8], num_particles=4,
+        sampler_euler_steps=1, kernel_bandwidth_gradient=True,
+    )
+    module = RLModuleSpec(
+        module_class=VGFTorchRLModule,
+        observation_space=gym.spaces.Box(-np.inf, np.inf, (OBS_DIM,), np.float32),
+        action_space=gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32),
+        model_config=config._model_config_auto_includes,
+    ).build()
+    module.save_to_path(tmp_path / "module")
+    assert load_policy(tmp_path / "module").acting.transport.bandwidth_gradient
+    metadata = export.export_acting_path(module, tmp_path / "policy.pt2", flow_steps=2)
+    assert metadata["transport"]["bandwidth_gradient"] and metadata["transport"]["steps"] == 2
+    assert metadata["max_difference_to_module"] <= 1e-5

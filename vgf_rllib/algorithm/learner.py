@@ -7,11 +7,12 @@ Deviations from RLlib's offline learners, on purpose:
   transitions are appended to the same device-resident buffer
   (:class:`~vgf_rllib.algorithm.replay.ResidentReplayBuffer`; docs/algorithm.md,
   "Offline-to-online fine-tuning").
-- Target critics are Polyak-updated after EVERY gradient step (in ``apply_gradients``).
-  RLlib's usual hook, ``after_gradient_based_update``, runs once per ``update()`` call, i.e.
-  once per training iteration of many gradient steps (RLlib's CQL applies Polyak that way);
-  tau = 0.005 assumes one update per step (docs/algorithm.md, "Critic target", step 6, and
-  item 5 of "Deviations from the authors' code").
+- Target critics are Polyak-updated at EVERY gradient step (in ``apply_gradients``), from the
+  critics after the step by default or before it with ``target_update="pre-step"`` (the
+  authors'). RLlib's usual hook, ``after_gradient_based_update``, runs once per ``update()``
+  call, i.e. once per training iteration of many gradient steps (RLlib's CQL applies Polyak
+  that way); tau = 0.005 assumes one update per step (docs/algorithm.md, "Critic target",
+  step 6, and item 5 of "Deviations from the authors' code").
 - A-VGF clips each optimizer's gradients (critic, sampler, field) to global norm 1.0 unless
   RLlib's ``grad_clip`` is set (docs/algorithm.md, "Variants").
 """
@@ -42,6 +43,9 @@ FIELD_OPTIMIZER = "field"
 TRAIN_FIELDS = ("observations", "actions", "rewards", "next_observations", "masks")
 METRIC_NAMES = ("critic_loss", "flow_loss", "q_mean", "target_mean")
 NUM_UPDATES_LIFETIME = "num_gradient_updates_lifetime"
+#: ``target_update``: Polyak from the critics after this step's optimizer step (default) or
+#: before it, as the authors' ``target_update(self.critic, ...)`` on the pre-step critic
+TARGET_UPDATES = ("post-step", "pre-step")
 BUFFER_STATE = "replay_buffer"
 
 
@@ -151,11 +155,13 @@ class VGFTorchLearner(TorchLearner):
             self._policy_settings[module_id] = policy_settings_from_model_config(
                 self._module[module_id].unwrapped().model_config,
                 flow_steps=self.config.get_config_for_module(module_id).train_flow_steps,
+                acting=False,
             )
         return self._policy_settings[module_id]
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
-        """Optimizer steps, then Polyak-average the target critics (every gradient step).
+        """Optimizer steps and the Polyak average of the target critics (every gradient step),
+        from the critics before the steps where ``target_update="pre-step"``, else after them.
 
         RLlib's version first tests every gradient for NaN/inf (one host sync per parameter and
         step) and zeroes bad ones with a warning; here gradients go to the optimizers as they
@@ -165,14 +171,21 @@ class VGFTorchLearner(TorchLearner):
         """
         for param_id, grad in gradients_dict.items():
             self._params[param_id].grad = grad
+        self._update_targets("pre-step")
         for module_id, optimizer_names in self._module_optimizers.items():
             for optimizer_name in optimizer_names:
                 self.get_optimizer(module_id, optimizer_name).step()
+        self._update_targets("post-step")
+
+    def _update_targets(self, when: str) -> None:
+        """Polyak-average the target critics of the modules whose ``target_update`` is ``when``
+        (docs/algorithm.md, "Critic target", step 6)."""
         for module_id in self.module.keys():
-            module = self.module[module_id].unwrapped()
-            tau = self.config.get_config_for_module(module_id).tau
-            for main, target in module.get_target_network_pairs():
-                polyak_update(main, target, tau)
+            config = self.config.get_config_for_module(module_id)
+            if config.target_update != when:
+                continue
+            for main, target in self.module[module_id].unwrapped().get_target_network_pairs():
+                polyak_update(main, target, config.tau)
 
     def load_resident_dataset(
         self,

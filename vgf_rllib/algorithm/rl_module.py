@@ -40,9 +40,12 @@ class CheckpointMismatchError(ValueError):
 
 
 def policy_settings_from_model_config(
-    model_config: dict[str, Any], *, flow_steps: int
+    model_config: dict[str, Any], *, flow_steps: int, acting: bool
 ) -> ParticlePolicySettings:
-    """Particle policy settings (N, K, transport) from the module's model config."""
+    """Particle policy settings (N, K, transport) from the module's model config, for acting or
+    for the critic target (``acting=False``): they differ only in where A-VGF's direction clip
+    takes its norm (docs/algorithm.md, "Variants"). Model configs of checkpoints saved before
+    ``kernel_bandwidth_gradient`` existed act without it."""
     variant = get_variant(model_config.get("variant", "vgf"))
     return ParticlePolicySettings(
         num_particles=int(model_config["num_particles"]),
@@ -54,6 +57,8 @@ def policy_settings_from_model_config(
             optimizer=model_config["particle_optimizer"],
             score_twin_agg=model_config["score_twin_agg"],
             max_direction_norm=variant.max_direction_norm,
+            clip_per_state=acting,
+            bandwidth_gradient=bool(model_config.get("kernel_bandwidth_gradient", False)),
         ),
     )
 
@@ -91,7 +96,7 @@ class VGFTorchRLModule(TorchRLModule, TargetNetworkAPI, InferenceOnlyAPI):
         self.register_buffer("obs_mean", torch.zeros(obs_dim))
         self.register_buffer("obs_std", torch.ones(obs_dim))
         self.acting = policy_settings_from_model_config(
-            config, flow_steps=int(config["inference_flow_steps"])
+            config, flow_steps=int(config["inference_flow_steps"]), acting=True
         )
         #: acting through torch.compile (docs/algorithm.md, "Compiled acting"); export and the
         #: adaptive budget act eagerly

@@ -59,7 +59,7 @@ from ray.rllib.utils.typing import ResultDict
 from ray.tune.registry import register_env
 
 from vgf_rllib.algorithm.env_runner import VGFEnvRunner
-from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, VGFTorchLearner
+from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, TARGET_UPDATES, VGFTorchLearner
 from vgf_rllib.algorithm.online import online_rewards, updates_due
 from vgf_rllib.algorithm.rl_module import AUTO, DEFAULT_MAX_TEST_FLOW_STEPS, VGFTorchRLModule
 from vgf_rllib.core.directions import VARIANTS
@@ -100,6 +100,7 @@ MODULE_FIELDS = (
     "alpha",
     "particle_optimizer",
     "score_twin_agg",
+    "kernel_bandwidth_gradient",
     "target_twin_agg",
     "action_selection",
     "selection_temperature",
@@ -185,7 +186,8 @@ class VGFConfig(AlgorithmConfig):
         self.sampler_hidden_layers = [512, 512, 512, 512]  # flow velocity field, ReLU
         self.critic_lr = 3e-4                 # Adam learning rate of the twin critics
         self.sampler_lr = 3e-4                # Adam learning rate of the flow sampler
-        self.tau = 0.005                      # Polyak rate, applied after EVERY gradient step
+        self.tau = 0.005                      # Polyak rate, applied at EVERY gradient step
+        self.target_update = "post-step"      # Polyak from the critics after (or before) the step
         self.gamma = 0.99                     # discount (0.995 for long-horizon mazes)
         self.train_batch_size_per_learner = 256  # minibatch size per gradient step
         self.updates_per_iteration = 1000     # gradient steps per `train()` call
@@ -203,6 +205,7 @@ class VGFConfig(AlgorithmConfig):
         self.alpha = 1.0                      # temperature of the Boltzmann target
         self.particle_optimizer = "adam"      # "adam" (authors' code) or "sgd" (paper)
         self.score_twin_agg = "mean"          # twin aggregation inside grad_a Qbar
+        self.kernel_bandwidth_gradient = False  # differentiate the repulsion through sigma too
         self.target_twin_agg = "min"          # twin aggregation of target values and scores
         self.particle_agg = "mean"            # aggregation over next-state particles
         self.action_selection = "argmax"      # "argmax", "softmax" or "random"
@@ -252,6 +255,7 @@ class VGFConfig(AlgorithmConfig):
         critic_lr: float | None = NotProvided,
         sampler_lr: float | None = NotProvided,
         tau: float | None = NotProvided,
+        target_update: str | None = NotProvided,
         updates_per_iteration: int | None = NotProvided,
         precision: str | None = NotProvided,
         allow_tf32: bool | None = NotProvided,
@@ -265,6 +269,7 @@ class VGFConfig(AlgorithmConfig):
         alpha: float | None = NotProvided,
         particle_optimizer: str | None = NotProvided,
         score_twin_agg: str | None = NotProvided,
+        kernel_bandwidth_gradient: bool | None = NotProvided,
         target_twin_agg: str | None = NotProvided,
         particle_agg: str | None = NotProvided,
         action_selection: str | None = NotProvided,
@@ -280,7 +285,9 @@ class VGFConfig(AlgorithmConfig):
             sampler_hidden_layers: Hidden sizes of the flow velocity field.
             critic_lr: Adam learning rate of the twin critics.
             sampler_lr: Adam learning rate of the flow sampler.
-            tau: Polyak rate for the target critics, applied after every gradient step.
+            tau: Polyak rate for the target critics, applied at every gradient step.
+            target_update: "post-step" (Polyak from the critics after the step's optimizer
+                step) or "pre-step" (from the critics before it, as the authors' code).
             updates_per_iteration: Gradient steps per ``train()`` call.
             precision: "fp32", or "bf16": the learner's forward passes (sampler, critics,
                 transport, target) run under bf16 autocast on its device, weights, optimizer
@@ -303,6 +310,9 @@ class VGFConfig(AlgorithmConfig):
             alpha: Temperature; alpha -> inf leaves pure repulsion.
             particle_optimizer: "adam" (fresh Adam per call, authors' code) or "sgd".
             score_twin_agg: "mean" or "min" of the online twins inside grad_a Qbar.
+            kernel_bandwidth_gradient: VGF only: the repulsion also differentiates the kernel
+                sum through the median bandwidth, as the authors' autodiff (an extra pull on
+                the particles that define the median); False holds the bandwidth constant.
             target_twin_agg: "min" or "mean" of the target twins (and of selection scores).
             particle_agg: "mean" or "max" over next-state particle values.
             action_selection: "argmax", "softmax" or "random" among final particles.
@@ -493,7 +503,7 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(f"gamma must be a number in [0, 1], got {self.gamma!r}")
         self._check_choice("precision", PRECISIONS)
         for name in ("normalize_observations", "rescale_actions", "allow_tf32", "compile_learner",
-                     "compile_acting"):
+                     "compile_acting", "kernel_bandwidth_gradient"):
             if not isinstance(getattr(self, name), bool):
                 self._value_error(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
@@ -502,6 +512,12 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(f"num_gpus_per_learner must be a number >= 0, got {self.num_gpus_per_learner!r}")
         self._check_choice("particle_optimizer", PARTICLE_OPTIMIZERS)
         self._check_choice("score_twin_agg", TWIN_AGGREGATIONS)
+        if self.kernel_bandwidth_gradient and VARIANTS[self.variant].learned_field:
+            self._value_error(
+                f"kernel_bandwidth_gradient applies to variant='vgf' only (variant "
+                f"{self.variant!r} moves particles without a kernel)"
+            )
+        self._check_choice("target_update", TARGET_UPDATES)
         self._check_choice("target_twin_agg", TWIN_AGGREGATIONS)
         self._check_choice("particle_agg", PARTICLE_AGGREGATIONS)
         self._check_choice("action_selection", ACTION_SELECTIONS)

@@ -31,6 +31,7 @@ VGF fields for --set (defaults from the authors' code; docs/algorithm.md, "Defau
   eval_episodes={EVAL_EPISODES}  success_timing=null|pre|post (OGBench)
   critic_hidden_layers=[512,512,512,512]  sampler_hidden_layers=[512,512,512,512]
   critic_lr=3e-4  sampler_lr=3e-4  tau=0.005  inference_flow_steps=null
+  kernel_bandwidth_gradient=false  target_update=post-step|pre-step (both: the authors' code)
   eval_num_particles=null  eval_step_size=null  normalize_observations=false
   precision=fp32|bf16  allow_tf32=true  compile_learner=true  compile_acting=false
   rescale_actions=false  dataset_dir=PATH

@@ -100,8 +100,9 @@ class LearnedField(TransportField):
 class Variant:
     """A variant of the method: its transport field and the gradient clips it trains with.
 
-    ``max_direction_norm``: global-norm clip of each particle step (whole particle tensor of a
-    transport call); ``grad_clip``: global-norm clip of each network optimizer's gradients
+    ``max_direction_norm``: global-norm clip of each particle step (over the whole particle
+    tensor when building the critic target, per state when acting; ``TransportSettings``'
+    ``clip_per_state``); ``grad_clip``: global-norm clip of each network optimizer's gradients
     (critic, sampler, field), used unless RLlib's ``grad_clip`` is set.
     """
 

@@ -41,9 +41,16 @@ class TransportSettings:
     alpha: float = 1.0
     optimizer: str = "adam"  # "adam": authors' code (fresh Adam per call); "sgd": paper
     score_twin_agg: str = "mean"  # twin critics aggregated for the score grad_a Qbar
-    #: global-norm clip of phi before each step (norm over the whole particle tensor of the
-    #: call); None: no clip (VGF), 1.0 in A-VGF (docs/algorithm.md, "Variants")
+    #: global-norm clip of phi before each step; None: no clip (VGF), 1.0 in A-VGF
+    #: (docs/algorithm.md, "Variants")
     max_direction_norm: float | None = None
+    #: the clip's norm: False, over the whole particle tensor of the call (the critic target, as
+    #: the authors' batched update); True, over each state's (N, d) particles (acting, as the
+    #: authors act one state per call)
+    clip_per_state: bool = False
+    #: differentiate the repulsion through the median bandwidth too, as the authors' autodiff
+    #: (docs/algorithm.md, "Transport", step 4, and item 1 of "Deviations from the authors' code")
+    bandwidth_gradient: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -111,28 +118,75 @@ def value_gradient(q_fn: TwinQFunction, particles: torch.Tensor, twin_agg: str) 
     return grad
 
 
+def squared_distances(particles: torch.Tensor) -> torch.Tensor:
+    """||a_i - a_j||^2, shape ``(B, N, N)``, from direct differences: exactly symmetric with an
+    exact 0 diagonal (item 2 of "Deviations from the authors' code" in docs/algorithm.md)."""
+    diff = particles.unsqueeze(2) - particles.unsqueeze(1)
+    return diff.pow(2).sum(-1)
+
+
+def median_entries(sq_dist: torch.Tensor) -> torch.Tensor:
+    """Flat indices i * N + j ``(B, 2)`` of the two middle values of each state's N*N squared
+    distances (the same entry twice for an odd count). The sort is stable, so equal values keep
+    row-major order, as the sort inside the authors' ``jnp.median`` does: of a tied pair
+    (i, j), (j, i) with i < j, the entry (i, j) sorts first."""
+    order = sq_dist.detach().flatten(1).sort(dim=1, stable=True).indices
+    count = order.shape[1]
+    return order[:, [(count - 1) // 2, count // 2]]
+
+
+def bandwidth_at(sq_dist: torch.Tensor, middle: torch.Tensor) -> torch.Tensor:
+    """sigma^2 = max(mean of the ``middle`` entries / (2 log(N + 1)), 1e-12), shape ``(B,)``;
+    no gradient (docs/algorithm.md, "Transport", step 2)."""
+    median = sq_dist.detach().flatten(1).gather(1, middle).mean(1)
+    return (median / (2.0 * math.log(sq_dist.shape[1] + 1))).clamp_min(1e-12)
+
+
 def median_bandwidth(particles: torch.Tensor) -> torch.Tensor:
-    """Per-state sigma^2 = max(median_ij ||a_i - a_j||^2 / (2 log(N + 1)), 1e-12).
+    """Per-state sigma^2 = max(median_ij ||a_i - a_j||^2 / (2 log(N + 1)), 1e-12), ``(B,)``.
 
     The median runs over all N*N entries (diagonal included); for an even count it is the
-    mean of the two middle values. Returns ``(B,)``; carries no gradient (docs/algorithm.md,
-    "Transport", step 2, and item 1 of "Deviations from the authors' code").
+    mean of the two middle values. Carries no gradient (docs/algorithm.md, "Transport", step 2).
     """
-    num = particles.shape[1]
-    sq_dist = torch.cdist(particles, particles).pow(2).flatten(1).detach()
-    ordered = sq_dist.sort(dim=1).values
-    count = ordered.shape[1]
-    median = 0.5 * (ordered[:, (count - 1) // 2] + ordered[:, count // 2])
-    return (median / (2.0 * math.log(num + 1))).clamp_min(1e-12)
+    sq_dist = squared_distances(particles)
+    return bandwidth_at(sq_dist, median_entries(sq_dist))
 
 
-def rbf_kernel(particles: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """k_ij = exp(-||a_i - a_j||^2 / (2 sigma^2 + 1e-6)), shape ``(B, N, N)``.
+def rbf_kernel(sq_dist: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """k_ij = exp(-||a_i - a_j||^2 / (2 sigma^2 + 1e-6)) from squared distances ``(B, N, N)``.
 
     See docs/algorithm.md, "Transport", step 3.
     """
-    diff = particles.unsqueeze(2) - particles.unsqueeze(1)
-    return torch.exp(-diff.pow(2).sum(-1) / (2.0 * sigma2[:, None, None] + 1e-6))
+    return torch.exp(-sq_dist / (2.0 * sigma2[:, None, None] + 1e-6))
+
+
+def _rows(particles: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``particles[b, index[b, m]]``: shape ``(B, M, d)`` for indices ``(B, M)``."""
+    return particles.gather(1, index.unsqueeze(-1).expand(-1, -1, particles.shape[-1]))
+
+
+def bandwidth_force(
+    particles: torch.Tensor,
+    sq_dist: torch.Tensor,
+    kernel: torch.Tensor,
+    sigma2: torch.Tensor,
+    middle: torch.Tensor,
+) -> torch.Tensor:
+    """The part of -grad_{a_k} sum_ij k(a_k, stop(a_j)) that flows through sigma^2, ``(B, N, d)``:
+    what the authors' autodiff of the kernel sum adds (``agents/vgf.py``, ``SVGD_VGF.phi``;
+    docs/algorithm.md, item 1 of "Deviations from the authors' code").
+
+    With c = 1 / (sigma^2 + 5e-7) it is -(c^2 / 2) (sum_ij k_ij ||a_i - a_j||^2) dsigma^2/da_k.
+    sigma^2 depends on a_k only through the middle entries (k, j) of the median, each giving
+    (a_k - a_j) / (2 log(N + 1)) (a_j is the stopped argument); none below the 1e-12 floor.
+    """
+    num, dim = particles.shape[1], particles.shape[2]
+    rows, cols = middle // num, middle % num
+    pull = _rows(particles, rows) - _rows(particles, cols)
+    dsigma2 = torch.zeros_like(particles).scatter_add(1, rows.unsqueeze(-1).expand(-1, -1, dim), pull)
+    spread = (kernel * sq_dist).sum((1, 2))
+    scale = -0.5 * (sigma2 + 5e-7).pow(-2) * spread / (2.0 * math.log(num + 1))
+    return (scale * (sigma2 > 1e-12))[:, None, None] * dsigma2
 
 
 def svgd_direction(
@@ -141,21 +195,27 @@ def svgd_direction(
     alpha: float,
     *,
     repulsion: bool = True,
+    bandwidth_gradient: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """phi_i = (1/N) sum_j [k_ij g_j / alpha + grad_{a_j} k(a_j, a_i)].
 
     The repulsion term is sum_j (a_i - a_j) k_ij / (sigma^2 + 5e-7) / N; ``repulsion=False``
-    gives the paper's "w/o MaxEnt" form. Returns ``(phi, kernel)``. See docs/algorithm.md,
-    "Transport", step 4, and "Variants".
+    gives the paper's "w/o MaxEnt" form; ``bandwidth_gradient`` adds :func:`bandwidth_force` / N
+    to the repulsion. Returns ``(phi, kernel)``. See docs/algorithm.md, "Transport", step 4, and
+    "Variants".
     """
     num = particles.shape[1]
-    sigma2 = median_bandwidth(particles)
-    kernel = rbf_kernel(particles, sigma2)
+    sq_dist = squared_distances(particles)
+    middle = median_entries(sq_dist)
+    sigma2 = bandwidth_at(sq_dist, middle)
+    kernel = rbf_kernel(sq_dist, sigma2)
     phi = kernel @ scores / alpha
     if repulsion:
         # sum_j k_ij (a_i - a_j) = a_i * sum_j k_ij - (K @ a)_i
         weighted = particles * kernel.sum(-1, keepdim=True) - kernel @ particles
         phi = phi + weighted / (sigma2[:, None, None] + 5e-7)
+        if bandwidth_gradient:
+            phi = phi + bandwidth_force(particles, sq_dist, kernel, sigma2, middle)
     return phi / num, kernel
 
 
@@ -164,16 +224,26 @@ def kernel_direction(
 ) -> torch.Tensor:
     """VGF's direction: the SVGD form on grad_a Qbar (docs/algorithm.md, "Transport", steps 1-4)."""
     scores = value_gradient(q_fn, particles, settings.score_twin_agg)
-    phi, _ = svgd_direction(particles, scores, settings.alpha)
+    phi, _ = svgd_direction(
+        particles, scores, settings.alpha, bandwidth_gradient=settings.bandwidth_gradient
+    )
     return phi
+
+
+def clip_norm(phi: torch.Tensor, limit: float, *, per_state: bool) -> torch.Tensor:
+    """``phi`` ``(B, N, d)`` scaled down to norm ``limit`` where it is longer, as optax's
+    ``clip_by_global_norm``: the norm of the whole tensor, or of each state's ``(N, d)`` slice
+    with ``per_state`` (docs/algorithm.md, "Variants")."""
+    norm = phi.flatten(1).norm(dim=1)[:, None, None] if per_state else phi.norm()
+    return phi * (limit / norm.clamp_min(limit))
 
 
 class ParticleStepper:
     """One transport call's particle update, applied step after step (docs/algorithm.md,
     "Transport", step 5): a fresh Adam (learning rate eps, moments at zero) fed -phi, or the
-    paper's a + eps * phi; with ``max_direction_norm`` phi is first scaled down to that global
-    norm (over the whole particle tensor), as A-VGF's clip before its Adam. Every step clips the
-    particles to [-1, 1]."""
+    paper's a + eps * phi; with ``max_direction_norm`` phi is first scaled down to that norm
+    (:func:`clip_norm`), as A-VGF's clip before its Adam. Every step clips the particles to
+    [-1, 1]."""
 
     def __init__(self, settings: TransportSettings, particles: torch.Tensor) -> None:
         self.settings = settings
@@ -186,8 +256,7 @@ class ParticleStepper:
         settings = self.settings
         self.count += 1
         if settings.max_direction_norm is not None:
-            limit = settings.max_direction_norm
-            phi = phi * (limit / phi.norm().clamp_min(limit))
+            phi = clip_norm(phi, settings.max_direction_norm, per_state=settings.clip_per_state)
         if settings.optimizer == "sgd":
             moved = particles + settings.step_size * phi
         else:
