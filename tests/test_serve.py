@@ -106,6 +106,21 @@ def observations(seed: int, states: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(states, OBS_DIM)).astype(np.float32)
 
 
+def test_cli_refuses_bad_paths_and_options_before_starting_ray(paths, tmp_path, capsys):
+    assert main(["serve", str(tmp_path / "missing")]) == 2
+    assert "no such run, checkpoint or module directory" in capsys.readouterr().err
+    assert main(["serve", str(paths["pt2"]), "--max-flow-steps", "8"]) == 2
+    assert "max_flow_steps can be set only when serving a checkpoint" in capsys.readouterr().err
+    assert main(["serve", str(paths["run"]), "--flow-steps", "7", "--max-flow-steps", "3"]) == 2
+    assert "default budget" in capsys.readouterr().err
+    assert main(["serve", str(paths["run"]), "--max-batch-size", "0"]) == 2
+    assert "max_batch_size must be an int >= 1, got 0" in capsys.readouterr().err
+    from vgf_rllib.serve import ServeOptions
+    with pytest.raises(ValueError, match="unknown serving option 'max_batch'"):
+        ServeOptions.from_dict({"checkpoint": "x", "max_batch": 4})
+    assert ServeOptions.from_dict({"checkpoint": "x", "max_batch_size": "4"}).max_batch_size == 4
+
+
 def test_cli_listens_on_127_0_0_1_by_default_and_stops_on_ctrl_c(paths):
     port = free_port()
     env = {**os.environ, "RAY_ADDRESS": "local"}  # its own Ray, never the test session's

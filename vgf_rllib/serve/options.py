@@ -6,7 +6,12 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import yaml
+
 from vgf_rllib.serve.requests import AUTO
+
+#: options that are text (the others are numbers, or "auto")
+TEXT_FIELDS = ("checkpoint", "device")
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,16 @@ class ServeOptions:
 
     @classmethod
     def from_dict(cls, args: dict[str, Any]) -> ServeOptions:
-        """Options from a ``serve run``/``serve deploy`` config's ``args``; unknown keys refused."""
+        """Options from a ``serve run``/``serve deploy`` config's ``args`` (unknown keys
+        refused); the strings of ``serve run ... key=value`` are read as YAML values."""
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(args) - set(names))
         if unknown:
             raise ValueError(f"unknown serving option {unknown[0]!r}; the options are {', '.join(names)}")
-        return cls(**args)
+        return cls(**{
+            name: yaml.safe_load(value) if isinstance(value, str) and name not in TEXT_FIELDS else value
+            for name, value in args.items()
+        })
 
     def budget_options(self) -> dict[str, Any]:
         """The default budget and limits, as :func:`~vgf_rllib.serve.acting.load_served_policy` takes them."""
