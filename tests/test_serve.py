@@ -234,6 +234,7 @@ BAD_REQUESTS = [
     ("run", b'{"observations": [[0.1, NaN, 0.3]]}', 400, ["observations[0][1]", "finite", "nan"]),
     ("run", b'{"observations": [0.1, 0.2, -Infinity]}', 400, ["observations[2]", "finite", "-inf"]),
     ("run", {"observations": [[0.1, 1e39, 0.3]]}, 400, ["observations[0][1]", "float32"]),
+    ("run", {"observations": [[0.1, 0.2, -10**400]]}, 400, ["observations[0][2]", "float32"]),
     ("run", {"observations": [[0.1, "0.2", 0.3]]}, 400, ["observations[0][1]", "number", '"0.2"']),
     ("run", {**GOOD, "flow_steps": "3"}, 400, ["flow_steps", '"3"']),
     ("run", {**GOOD, "flow_steps": 6}, 400, ["flow_steps", "6", "max_flow_steps=5"]),
