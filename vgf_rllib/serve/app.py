@@ -13,6 +13,9 @@ from vgf_rllib.serve.acting import load_served_policy
 from vgf_rllib.serve.deployment import PolicyServer
 from vgf_rllib.serve.options import ServeOptions
 
+#: the fewest requests a replica accepts at once (also unbatched)
+MIN_ONGOING_REQUESTS = 16
+
 
 def build_app(args: ServeOptions | dict[str, Any]) -> Application:
     """The policy server for ``args`` (:class:`ServeOptions` or a dict of its fields).
@@ -26,8 +29,9 @@ def build_app(args: ServeOptions | dict[str, Any]) -> Application:
     deployment = PolicyServer.options(
         num_replicas=options.replicas,
         # Serve needs max_ongoing_requests >= max_batch_size for a batch to fill; twice that
-        # lets the next batch gather while one acts
-        max_ongoing_requests=2 * options.max_batch_size,
+        # lets the next batch gather while one acts; at least MIN_ONGOING_REQUESTS so that
+        # requests wait in the replica's queue rather than in Serve's router, which backs off
+        max_ongoing_requests=max(2 * options.max_batch_size, MIN_ONGOING_REQUESTS),
         ray_actor_options={
             "num_cpus": options.threads if options.num_cpus is None else options.num_cpus,
             "num_gpus": 0 if options.device == "cpu" else 1,
