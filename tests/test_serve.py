@@ -225,27 +225,27 @@ def test_concurrent_requests_batch_only_with_their_own_budget(urls, paths):
 
 GOOD = {"observations": [[0.1, 0.2, 0.3]]}
 BAD_REQUESTS = [
-    # (app, body, status, words the error must contain)
-    ("run", b'{"observations": [[0.1, 0.2', 400, ["not valid JSON"]),
-    ("run", b'[1, 2]', 400, ["JSON object", "[1, 2]"]),
-    ("run", {"observations": [[0.1, 0.2]]}, 400, ["observations[0]", "3 numbers", "[0.1, 0.2]"]),
-    ("run", {"observations": [[[0.1, 0.2, 0.3]]]}, 400, ["observations[0]", "3 numbers"]),
-    ("run", {"observations": []}, 400, ["observations", "[]"]),
-    ("run", b'{"observations": [[0.1, NaN, 0.3]]}', 400, ["observations[0][1]", "finite", "nan"]),
-    ("run", b'{"observations": [0.1, 0.2, -Infinity]}', 400, ["observations[2]", "finite", "-inf"]),
-    ("run", {"observations": [[0.1, 1e39, 0.3]]}, 400, ["observations[0][1]", "float32"]),
-    ("run", {"observations": [[0.1, 0.2, -10**400]]}, 400, ["observations[0][2]", "float32"]),
-    ("run", {"observations": [[0.1, "0.2", 0.3]]}, 400, ["observations[0][1]", "number", '"0.2"']),
-    ("run", {**GOOD, "flow_steps": "3"}, 400, ["flow_steps", '"3"']),
-    ("run", {**GOOD, "flow_steps": 6}, 400, ["flow_steps", "6", "max_flow_steps=5"]),
-    ("run", {**GOOD, "num_particles": 17}, 400, ["num_particles", "17", "max_particles=16"]),
-    ("run", {**GOOD, "num_particles": 0}, 400, ["num_particles", "0"]),
-    ("run", {**GOOD, "seed": -1}, 400, ["seed", "-1"]),
-    ("run", {**GOOD, "seed": 1.5}, 400, ["seed", "1.5"]),
-    ("run", {**GOOD, "temperature": 0.1}, 400, ["unknown field", "temperature"]),
-    ("run", {"observations": [[0.0] * 3] * (MAX_OBSERVATIONS + 1)}, 413, ["observations", "9 states", "max_observations=8"]),
-    ("pt2", {**GOOD, "flow_steps": 3}, 400, ["flow_steps", "3", "fixed budget"]),
-    ("pt2", {**GOOD, "num_particles": 5}, 400, ["num_particles", "5", "fixed budget"]),
+    # app, body, status, words the error must contain
+    pytest.param("run", b'{"observations": [[0.1, 0.2', 400, ["not valid JSON"], id="malformed-json"),
+    pytest.param("run", b'[1, 2]', 400, ["JSON object", "[1, 2]"], id="not-an-object"),
+    pytest.param("run", {"observations": [[0.1, 0.2]]}, 400, ["observations[0]", "3 numbers", "[0.1, 0.2]"], id="short-state"),
+    pytest.param("run", {"observations": [[[0.1, 0.2, 0.3]]]}, 400, ["observations[0]", "3 numbers"], id="nested-too-deep"),
+    pytest.param("run", {"observations": []}, 400, ["observations", "[]"], id="no-states"),
+    pytest.param("run", b'{"observations": [[0.1, NaN, 0.3]]}', 400, ["observations[0][1]", "finite", "nan"], id="nan"),
+    pytest.param("run", b'{"observations": [0.1, 0.2, -Infinity]}', 400, ["observations[2]", "finite", "-inf"], id="minus-infinity-flat"),
+    pytest.param("run", {"observations": [[0.1, 1e39, 0.3]]}, 400, ["observations[0][1]", "float32"], id="float-beyond-float32"),
+    pytest.param("run", {"observations": [[0.1, 0.2, -10**400]]}, 400, ["observations[0][2]", "float32"], id="int-beyond-float32"),
+    pytest.param("run", {"observations": [[0.1, "0.2", 0.3]]}, 400, ["observations[0][1]", "number", '"0.2"'], id="string-number"),
+    pytest.param("run", {**GOOD, "flow_steps": "3"}, 400, ["flow_steps", '"3"'], id="flow-steps-string"),
+    pytest.param("run", {**GOOD, "flow_steps": 6}, 400, ["flow_steps", "6", "max_flow_steps=5"], id="flow-steps-above-limit"),
+    pytest.param("run", {**GOOD, "num_particles": 17}, 400, ["num_particles", "17", "max_particles=16"], id="particles-above-limit"),
+    pytest.param("run", {**GOOD, "num_particles": 0}, 400, ["num_particles", "0"], id="particles-zero"),
+    pytest.param("run", {**GOOD, "seed": -1}, 400, ["seed", "-1"], id="seed-negative"),
+    pytest.param("run", {**GOOD, "seed": 1.5}, 400, ["seed", "1.5"], id="seed-float"),
+    pytest.param("run", {**GOOD, "temperature": 0.1}, 400, ["unknown field", "temperature"], id="unknown-field"),
+    pytest.param("run", {"observations": [[0.0] * 3] * (MAX_OBSERVATIONS + 1)}, 413, ["observations", "9 states", "max_observations=8"], id="too-many-states"),
+    pytest.param("pt2", {**GOOD, "flow_steps": 3}, 400, ["flow_steps", "3", "fixed budget"], id="pt2-other-flow-steps"),
+    pytest.param("pt2", {**GOOD, "num_particles": 5}, 400, ["num_particles", "5", "fixed budget"], id="pt2-other-particles"),
 ]
 
 
