@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from vgf_rllib.data.spaces import scale_to_bounds
+from vgf_rllib.data.spaces import has_finite_bounds, scale_to_bounds
 from vgf_rllib.serve.requests import AUTO, ActRequest, RequestError
 
 #: file suffix of an exported acting path (``vgf-rllib export``)
@@ -85,9 +85,8 @@ class ServedPolicy(Protocol):
 
 def action_bounds(space: Any) -> tuple[list[float] | None, list[float] | None]:
     """The Box's finite bounds as lists, or (None, None) when some bound is infinite."""
-    low, high = np.asarray(space.low, np.float64), np.asarray(space.high, np.float64)
-    if np.isfinite(low).all() and np.isfinite(high).all():
-        return low.tolist(), high.tolist()
+    if has_finite_bounds(space):
+        return np.asarray(space.low, np.float64).tolist(), np.asarray(space.high, np.float64).tolist()
     return None, None
 
 
@@ -119,7 +118,10 @@ class ModulePolicy:
         default_steps = 0 if self.default_budget.flow_steps == AUTO else self.default_budget.flow_steps
         self.limits = Limits(
             max_flow_steps=max(self.module.max_test_flow_steps, default_steps) if max_flow_steps is None else max_flow_steps,
-            max_particles=4 * settings.num_particles if max_particles is None else max_particles,
+            max_particles=(
+                max(4 * settings.num_particles, self.default_budget.num_particles)
+                if max_particles is None else max_particles
+            ),
         )
         if default_steps > self.limits.max_flow_steps or self.default_budget.num_particles > self.limits.max_particles:
             raise ValueError(

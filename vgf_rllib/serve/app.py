@@ -14,7 +14,7 @@ from vgf_rllib.serve.deployment import PolicyServer
 from vgf_rllib.serve.options import ServeOptions
 
 #: the fewest requests a replica accepts at once (also unbatched)
-MIN_ONGOING_REQUESTS = 16
+MIN_ONGOING_REQUESTS = 256
 
 
 def build_app(args: ServeOptions | dict[str, Any]) -> Application:
@@ -30,7 +30,8 @@ def build_app(args: ServeOptions | dict[str, Any]) -> Application:
         num_replicas=options.replicas,
         # Serve needs max_ongoing_requests >= max_batch_size for a batch to fill; twice that
         # lets the next batch gather while one acts; at least MIN_ONGOING_REQUESTS so that
-        # requests wait in the replica's queue rather than in Serve's router, which backs off
+        # requests wait in the replica's queue, not in Serve's router, whose retries back off
+        # (with a floor of 16, 64 unbatched clients of benchmarks/serve_load.py waited 5-10 s)
         max_ongoing_requests=max(2 * options.max_batch_size, MIN_ONGOING_REQUESTS),
         ray_actor_options={
             "num_cpus": options.threads if options.num_cpus is None else options.num_cpus,

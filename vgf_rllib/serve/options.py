@@ -21,7 +21,8 @@ class ServeOptions:
     ``checkpoint``: a run dir, algorithm checkpoint, module dir or exported ``.pt2``.
     ``flow_steps``/``num_particles``: the default budget of requests that name none (None: the
     checkpoint's); ``max_flow_steps``/``max_particles``: the largest budget a request may ask for
-    (None: the module's ``max_test_flow_steps`` and 4 x the trained N). A ``.pt2`` serves its
+    (None: the module's ``max_test_flow_steps`` and 4 x the trained N, at least the default
+    budget). A ``.pt2`` serves its
     exported budget only. ``threads``: torch intra-op threads per replica; ``num_cpus``: CPUs
     Ray reserves per replica (None: ``threads``). ``max_batch_size``: most requests acted on
     together; ``batch_wait_ms``: how long a batch waits to fill; ``max_observations``: most
