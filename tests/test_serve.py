@@ -65,18 +65,21 @@ def act(url: str, **payload: Any) -> tuple[int, Any]:
     return call(f"{url}/act", json.dumps(payload).encode())
 
 
+TINY_TRAINING = [
+    "train", "--dataset", "random:Pendulum-v1-2", "--iterations", "1",
+    "--updates-per-iteration", "5", "--set", "critic_hidden_layers=[32,32]",
+    "--set", "sampler_hidden_layers=[32,32]", "--set", "num_particles=4",
+    "--set", "action_selection=softmax", "--eval-episodes", "0",
+]
+
+
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 2x32 VGF run on random Pendulum data (5 updates, softmax selection so that the
     selection draw matters), its checkpoint and its .pt2."""
     folder = tmp_path_factory.mktemp("serve")
     run = folder / "run"
-    assert main([
-        "train", "--dataset", "random:Pendulum-v1-2", "--iterations", "1",
-        "--updates-per-iteration", "5", "--set", "critic_hidden_layers=[32,32]",
-        "--set", "sampler_hidden_layers=[32,32]", "--set", "num_particles=4",
-        "--set", "action_selection=softmax", "--eval-episodes", "0", "--output", str(run),
-    ]) == 0
+    assert main([*TINY_TRAINING, "--output", str(run)]) == 0
     artifact = folder / "policy.pt2"
     assert main(["export", str(run), "--output", str(artifact),
                  "--test-flow-steps", str(EXPORTED["flow_steps"])]) == 0
@@ -104,6 +107,25 @@ def python_actions(path: Path, obs: np.ndarray, seed: int, **budget: Any) -> tup
 
 def observations(seed: int, states: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(states, OBS_DIM)).astype(np.float32)
+
+
+@pytest.mark.parametrize("variant", ["vgf", "a-vgf"])
+def test_a_batched_order_gets_the_answer_it_gets_alone(paths, tmp_path, variant):
+    """In process, no Serve: VGF stacks same-budget requests into one call; A-VGF's transport
+    clips by a norm over all states of a call, so its requests act alone."""
+    from vgf_rllib.serve.acting import act_orders, load_served_policy, order
+    from vgf_rllib.serve.requests import ActRequest
+
+    run = paths["run"]
+    if variant == "a-vgf":
+        run = tmp_path / "a-vgf"
+        assert main([*TINY_TRAINING, "--set", "variant=a-vgf", "--output", str(run)]) == 0
+    policy = load_served_policy(run)
+    orders = [order(policy, ActRequest(observations(300 + i, 1 + i % 3), False, 2, None, i)) for i in range(4)]
+    together = act_orders(policy, orders)
+    for alone, batched in zip((act_orders(policy, [o])[0] for o in orders), together):
+        np.testing.assert_allclose(batched["actions"], alone["actions"], atol=1e-6)
+    assert {answer["batched_requests"] for answer in together} == ({1} if variant == "a-vgf" else {4})
 
 
 def test_cli_refuses_bad_paths_and_options_before_starting_ray(paths, tmp_path, capsys):

@@ -3,7 +3,8 @@ exported ``.pt2`` (its one exported budget), both answering in the env's action 
 
 Each request's random draws come from its own ``torch.Generator`` seeded by the request's seed
 (:func:`request_draws`), so a seeded request gets the same actions whatever it is batched with:
-acting is per state, and the draws of one request never depend on another's.
+VGF acts per state, and the draws of one request never depend on another's. A-VGF's transport
+clips the direction by its norm over all states of a call, so its requests act one per call.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class ServedPolicy(Protocol):
     observation_dim: int
     action_dim: int
     default_budget: Budget
+    #: whether one acting call's states affect each other's actions (A-VGF's global-norm clip of
+    #: the transport direction over the whole particle tensor)
+    couples_states: bool
 
     def budget(self, flow_steps: int | str | None, num_particles: int | None) -> Budget:
         """The request's budget (defaults filled in); :class:`RequestError` above the limits."""
@@ -129,6 +133,7 @@ class ModulePolicy:
             )
         self.observation_dim = int(self.module.obs_mean.shape[0])
         self.action_dim = int(self.module.velocity.action_dim)
+        self.couples_states = settings.transport.max_direction_norm is not None
         self.low, self.high = action_bounds(self.module.action_space)
         self.bounds = None
         if self.low is not None:
@@ -199,6 +204,7 @@ class ArtifactPolicy:
         self.default_budget = Budget(self.metadata["transport"]["steps"], self.metadata["num_particles"])
         self.observation_dim = int(self.metadata["inputs"]["obs"][1])
         self.action_dim = int(self.metadata["inputs"]["noise"][2])
+        self.couples_states = self.metadata["transport"]["max_direction_norm"] is not None
 
     def budget(self, flow_steps: int | str | None, num_particles: int | None) -> Budget:
         fixed = self.default_budget
@@ -258,12 +264,21 @@ def order(policy: ServedPolicy, request: ActRequest) -> Order:
     return Order(request, budget, fresh_seed() if request.seed is None else request.seed)
 
 
+def acting_groups(policy: ServedPolicy, orders: list[Order]) -> list[list[int]]:
+    """Which orders act in one call: those with the same budget, or each alone where the policy
+    couples the states of a call (then a request's answer is the Python call on its states)."""
+    if policy.couples_states:
+        return [[i] for i in range(len(orders))]
+    budgets = dict.fromkeys(o.budget for o in orders)
+    return [[i for i, o in enumerate(orders) if o.budget == budget] for budget in budgets]
+
+
 def act_orders(policy: ServedPolicy, orders: list[Order]) -> list[dict[str, Any]]:
-    """Answer a batch: orders with the same budget act in one call (their states stacked),
-    different budgets in separate calls; each answer in its request's own form."""
+    """Answer a batch, one acting call per :func:`acting_groups` group (its states stacked);
+    each answer in its request's own form."""
     answers: list[dict[str, Any]] = [{} for _ in orders]
-    for budget in dict.fromkeys(o.budget for o in orders):
-        members = [i for i, o in enumerate(orders) if o.budget == budget]
+    for members in acting_groups(policy, orders):
+        budget = orders[members[0]].budget
         sizes = [len(orders[i].request.observations) for i in members]
         draws = [
             request_draws(orders[i].seed, size, budget.num_particles, policy.action_dim)
