@@ -2,9 +2,8 @@
 
 Routes: ``POST /act``, ``GET /healthz``, ``GET /info``. Every refusal is a JSON body
 ``{"error": "..."}`` with a 4xx status; the replica keeps serving. Concurrent ``/act`` requests
-are collected by ``@serve.batch`` and answered by :func:`vgf_rllib.serve.acting.act_orders`,
-which acts once per distinct budget, in a worker thread so that the next batch is collected
-meanwhile.
+are collected by ``@serve.batch`` and answered by :func:`vgf_rllib.serve.acting.act_orders`
+(one acting call per budget), in a worker thread so that the next batch is collected meanwhile.
 """
 
 from __future__ import annotations
