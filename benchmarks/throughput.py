@@ -241,16 +241,16 @@ def acting_networks(bench: ActingBench, device: str) -> tuple[VelocityField, Twi
     return velocity, critic, settings
 
 
-def exported_acting_path(bench: ActingBench) -> Callable:
-    """The acting path of a VGF module of ``bench``'s sizes exported and loaded back (CPU; the
-    module needs RLlib)."""
+def untrained_module(bench: ActingBench):
+    """A VGF module of ``bench``'s sizes with its initial weights, acting at ``bench``'s budget
+    (building it needs RLlib)."""
     import gymnasium as gym
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
     from vgf_rllib import VGFConfig
     from vgf_rllib.algorithm.rl_module import VGFTorchRLModule
-    from vgf_rllib.export import export_acting_path, load_artifact
 
+    torch.manual_seed(0)
     config = VGFConfig().training(
         critic_hidden_layers=list(bench.hidden),
         sampler_hidden_layers=list(bench.hidden),
@@ -264,9 +264,17 @@ def exported_acting_path(bench: ActingBench) -> Callable:
         model_config=config._model_config_auto_includes,
     ).build()
     module.set_test_time_budget(flow_steps=bench.flow_steps)
+    return module.eval()
+
+
+def exported_acting_path(bench: ActingBench) -> Callable:
+    """The acting path of a VGF module of ``bench``'s sizes exported and loaded back (CPU; the
+    module needs RLlib)."""
+    from vgf_rllib.export import export_acting_path, load_artifact
+
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "policy.pt2"
-        export_acting_path(module.eval(), path)
+        export_acting_path(untrained_module(bench), path)
         artifact, _ = load_artifact(path)
     return artifact
 

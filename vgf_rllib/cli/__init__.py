@@ -10,7 +10,7 @@ import importlib
 import sys
 
 #: sub-command modules (relative to this package), in the order ``--help`` lists them
-COMMAND_MODULES = ("train", "evaluate", "export", "data", "sweep", "report")
+COMMAND_MODULES = ("train", "evaluate", "export", "serve", "data", "sweep", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
