@@ -91,7 +91,10 @@ def test_check_own_file_against_env(tmp_path, capsys):
     assert run("check", str(tmp_path / "own.npz"), "--env", "Pendulum-v1", "--rescale-actions") == 0
     assert "4 transitions" in capsys.readouterr().out
     assert run("check", str(tmp_path / "own.npz")) == 2
-    assert "outside [-1, 1]" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "outside [-1, 1]" in err
+    assert "--set rescale_actions=true with --env" in err and "--rescale-actions for data check" in err
+    assert "offline_dataset(rescale_actions=True)" in err
     assert (
         run("check", str(tmp_path / "own.npz"), "--env", "InvertedPendulum-v5", "--rescale-actions")
         == 2

@@ -194,7 +194,9 @@ def from_arrays(
         raise DatasetError(
             f"{source}: field 'actions' has {int(outside.sum())} value(s) outside [-1, 1] "
             f"(first at row {row}, dim {col}: {actions[row, col]}); rescale them from the "
-            "env's action bounds (rescale_actions=True) or normalize them first"
+            "env's action bounds (CLI: --set rescale_actions=true with --env, or "
+            "--rescale-actions for data check; Python: offline_dataset(rescale_actions=True)) "
+            "or normalize them first"
         )
     for name in (*FLAG_FIELDS, *TIME_LIMIT_FIELDS):
         if name in raw and not np.isin(raw[name], (0, 1)).all():
