@@ -1,15 +1,19 @@
-"""What `vgf-rllib train` tells its user beyond the progress bar: the expected total time of a
-long CPU run, with the flags that shorten it."""
+"""What `vgf-rllib train` tells its user beyond the progress bar (the expected total time of a
+long CPU run with the flags that shorten it; a skipped evaluation) and what its evaluation
+records (the N and eps it acted with)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from vgf_rllib.cli import main, train
 
-TINY = ["--dataset", "demo:offset-bandit", "--updates-per-iteration", "5", "--eval-episodes", "0",
-        "--set", "critic_hidden_layers=[8]", "--set", "sampler_hidden_layers=[8]",
-        "--set", "num_particles=2", "--set", "train_batch_size_per_learner=16"]
+SMALL = ["--updates-per-iteration", "5", "--set", "critic_hidden_layers=[8]",
+         "--set", "sampler_hidden_layers=[8]", "--set", "num_particles=2",
+         "--set", "train_batch_size_per_learner=16"]
+TINY = ["--dataset", "demo:offset-bandit", "--eval-episodes", "0", *SMALL]
 
 
 def test_long_run_note_names_the_time_and_the_flags_that_shorten_it():
@@ -32,3 +36,19 @@ def test_train_prints_the_expected_time_once_after_the_timed_iteration(
     assert main(["train", *TINY, "--iterations", "4", "--output", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
     assert err.count("note: at ") == printed, err
+
+
+def test_evaluation_files_record_the_particles_and_step_size_used(tmp_path, capsys):
+    def acted_with(path):
+        document = json.loads(path.read_text())
+        return document["num_particles"], document["step_size"]
+
+    run, out = tmp_path / "run", tmp_path / "evaluate.json"
+    assert main(["train", "--dataset", "demo:offset-bandit", *SMALL, "--iterations", "1",
+                 "--eval-episodes", "1", "--set", "step_size=0.2", "--output", str(run)]) == 0
+    assert acted_with(run / "evaluation.json") == (2, 0.2)
+    evaluate = ["evaluate", str(run), "--test-flow-steps", "0", "--episodes", "1", "--output", str(out)]
+    assert main(evaluate) == 0 and acted_with(out) == (2, 0.2)
+    assert main([*evaluate, "--num-particles", "3", "--step-size", "0.05"]) == 0
+    assert acted_with(out) == (3, 0.05)
+

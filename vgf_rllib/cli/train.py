@@ -463,7 +463,7 @@ def write_scalars(writer: Any, record: dict[str, Any]) -> None:
 def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: dict[str, Any]) -> None:
     """Score the final weights at every L_test into ``evaluation.json`` (same schema as
     ``vgf-rllib evaluate --output``) and print the table."""
-    from vgf_rllib.evaluation import evaluation_document, evaluation_seed
+    from vgf_rllib.evaluation import acting_settings, evaluation_document, evaluation_seed
     from vgf_rllib.run_dir import write_json_atomically
 
     env = info["env"]
@@ -476,6 +476,10 @@ def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: di
     document = evaluation_document(
         entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing,
         seed=evaluation_seed(algo.config.seed),
+        **acting_settings(
+            algo.get_policy_module(), num_particles=algo.config.eval_num_particles,
+            step_size=algo.config.eval_step_size,
+        ),
     )
     write_json_atomically(run_dir.evaluation_file, document)
     suffix = f", success_timing={timing}" if timing else ""
