@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vgf_rllib.cli import main, train
@@ -52,3 +53,15 @@ def test_evaluation_files_record_the_particles_and_step_size_used(tmp_path, caps
     assert main([*evaluate, "--num-particles", "3", "--step-size", "0.05"]) == 0
     assert acted_with(out) == (3, 0.05)
 
+
+def test_training_without_an_env_says_it_was_not_evaluated_and_how_to_evaluate(tmp_path, capsys):
+    from vgf_rllib.demo import make_demo_arrays
+
+    np.savez(tmp_path / "bandit.npz", **make_demo_arrays(200))
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", str(tmp_path / "bandit.npz"), *SMALL, "--iterations", "1",
+                 "--output", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert f"not evaluated: {tmp_path / 'bandit.npz'} names no env" in out
+    assert f"vgf-rllib evaluate {run} --env ENV" in out
+    assert not (run / "evaluation.json").exists()

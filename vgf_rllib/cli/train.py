@@ -468,6 +468,11 @@ def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: di
 
     env = info["env"]
     episodes = algo.config.eval_episodes if args.eval_episodes is None else args.eval_episodes
+    if not env:
+        print(
+            f"not evaluated: {info['dataset']} names no env; pass --env ENV to train, or run "
+            f"`vgf-rllib evaluate {run_dir.path} --env ENV`"
+        )
     if not env or episodes == 0:
         return
     entry = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
