@@ -52,6 +52,18 @@ def test_evaluation_files_record_the_particles_and_step_size_used(tmp_path, caps
     assert main(evaluate) == 0 and acted_with(out) == (2, 0.2)
     assert main([*evaluate, "--num-particles", "3", "--step-size", "0.05"]) == 0
     assert acted_with(out) == (3, 0.05)
+    assert "L_test = 0 is best-of-N;" in capsys.readouterr().out
+
+
+def test_a_one_particle_table_says_behavior_cloning_not_best_of_n(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY, "--iterations", "1", "--output", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--test-flow-steps", "0", "--episodes", "1",
+                 "--num-particles", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "L_test = 0 with N = 1 is one flow sample (behavior cloning)" in out
+    assert "best-of-N" not in out
 
 
 def test_training_without_an_env_says_it_was_not_evaluated_and_how_to_evaluate(tmp_path, capsys):

@@ -478,14 +478,17 @@ def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: di
     entry = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
     timings = {r.get("success_timing") for r in budget_records(entry)} - {None}
     timing = timings.pop() if timings else None  # OGBench envs
+    acting = acting_settings(
+        algo.get_policy_module(), num_particles=algo.config.eval_num_particles,
+        step_size=algo.config.eval_step_size,
+    )
     document = evaluation_document(
         entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing,
-        seed=evaluation_seed(algo.config.seed),
-        **acting_settings(
-            algo.get_policy_module(), num_particles=algo.config.eval_num_particles,
-            step_size=algo.config.eval_step_size,
-        ),
+        seed=evaluation_seed(algo.config.seed), **acting,
     )
     write_json_atomically(run_dir.evaluation_file, document)
     suffix = f", success_timing={timing}" if timing else ""
-    print_budget_table(entry, title=f"VGF on {info['dataset']} (env {env}{suffix})")
+    print_budget_table(
+        entry, title=f"VGF on {info['dataset']} (env {env}{suffix})",
+        num_particles=acting["num_particles"],
+    )
