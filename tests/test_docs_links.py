@@ -1,4 +1,4 @@
-"""The README and the handbook (docs/*.md) link only to files and headings that exist, and every
+"""The README, benchmarks/README.md and the handbook (docs/*.md) link only to files and headings that exist, and every
 handbook page can be reached from docs/index.md."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
-PAGES = (REPO / "README.md", *sorted(DOCS.glob("*.md")))
+PAGES = (REPO / "README.md", REPO / "benchmarks" / "README.md", *sorted(DOCS.glob("*.md")))
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", flags=re.S | re.M)
 
