@@ -73,7 +73,7 @@ def test_every_page_with_cli_snippets_is_run():
     assert not unchecked, f"add these pages to SNIPPET_PAGES: {unchecked}"
 
 
-@pytest.mark.slow  # about 8 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
+@pytest.mark.slow  # 7-10 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
 def test_readme_snippets_run_as_written(fresh_folder):
     """Every runnable block of SNIPPET_PAGES in order: the README's own-data file, its check,
     training, evaluation and export, its Python API, then the docs pages' demo runs (train,
