@@ -77,3 +77,14 @@ def test_training_without_an_env_says_it_was_not_evaluated_and_how_to_evaluate(t
     assert f"not evaluated: {tmp_path / 'bandit.npz'} names no env" in out
     assert f"vgf-rllib evaluate {run} --env ENV" in out
     assert not (run / "evaluation.json").exists()
+
+
+def test_ctrl_c_while_a_run_is_built_ends_in_one_line_and_130(tmp_path, capsys, monkeypatch):
+    """A KeyboardInterrupt outside the training loop (building the algorithm, loading data, or
+    a second Ctrl-C) is no traceback."""
+    def interrupted(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "build_config", interrupted)
+    assert main(["train", *TINY, "--output", str(tmp_path / "run")]) == 130
+    assert capsys.readouterr().err.strip() == "stopped by SIGINT (Ctrl-C)"
