@@ -101,6 +101,25 @@ def test_apply_overrides_rejects_unknown_fields():
         VGFConfig().apply_overrides({"num_particle": 3})
 
 
+def test_unknown_fields_from_other_libraries_suggest_vgfs_own():
+    """`learning_rate` is closest in spelling to RLlib's `learning_starts`; it means VGF's two
+    learning rates."""
+    with pytest.raises(ValueError) as error:
+        VGFConfig().apply_overrides({"learning_rate": 1e-3, "batch_size": 64})
+    message = str(error.value)
+    assert "'learning_rate' (did you mean 'critic_lr', 'sampler_lr'?)" in message
+    assert "'batch_size' (did you mean 'train_batch_size_per_learner'?)" in message
+    assert "learning_starts" not in message
+
+
+def test_every_alias_names_existing_fields():
+    from vgf_rllib.algorithm.field_hints import ALIASES
+
+    fields = VGFConfig().field_names()
+    assert not set(ALIASES) & set(fields)  # an alias must not shadow a real field
+    assert {target for targets in ALIASES.values() for target in targets} <= set(fields)
+
+
 def test_train_help_documents_every_vgf_field(capsys):
     from vgf_rllib.cli import main
 

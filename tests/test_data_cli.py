@@ -37,6 +37,28 @@ def test_help_documents_every_option(action, options, capsys):
     assert all(option in text for option in options)
 
 
+def write_npz(path, **flags) -> str:
+    rng = np.random.default_rng(0)
+    np.savez(path, observations=rng.normal(size=(4, 3)).astype(np.float32),
+             actions=rng.uniform(-1, 1, (4, 1)).astype(np.float32), rewards=np.zeros(4),
+             next_observations=rng.normal(size=(4, 3)).astype(np.float32), **flags)
+    return str(path)
+
+
+def test_check_counts_ends_and_stops_and_warns_when_every_end_stops(tmp_path, capsys):
+    ends = np.array([0, 1, 0, 1], bool)
+    assert run("check", write_npz(tmp_path / "cut.npz", masks=1.0 - ends, terminals=ends)) == 0
+    out, err = capsys.readouterr()
+    assert "2 rows end a trajectory, 2 stop bootstrapping (mask 0)" in out
+    assert err.count("warning:") == 1 and "every trajectory end also stops bootstrapping" in err
+    # D4RL's fields: one termination, one time limit
+    timeouts = np.array([0, 0, 0, 1], bool)
+    terminals = np.array([0, 1, 0, 0], bool)
+    assert run("check", write_npz(tmp_path / "d4rl.npz", terminals=terminals, timeouts=timeouts)) == 0
+    out, err = capsys.readouterr()
+    assert "2 rows end a trajectory, 1 stop bootstrapping (mask 0)" in out and err == ""
+
+
 def test_generate_list_check_ogbench(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     assert (
@@ -68,11 +90,14 @@ def test_check_own_file_against_env(tmp_path, capsys):
     )
     assert run("check", str(tmp_path / "own.npz"), "--env", "Pendulum-v1", "--rescale-actions") == 0
     assert "4 transitions" in capsys.readouterr().out
-    assert run("check", str(tmp_path / "own.npz")) == 1
-    assert "outside [-1, 1]" in capsys.readouterr().err
+    assert run("check", str(tmp_path / "own.npz")) == 2
+    err = capsys.readouterr().err
+    assert "outside [-1, 1]" in err
+    assert "--set rescale_actions=true with --env" in err and "--rescale-actions for data check" in err
+    assert "offline_dataset(rescale_actions=True)" in err
     assert (
         run("check", str(tmp_path / "own.npz"), "--env", "InvertedPendulum-v5", "--rescale-actions")
-        == 1
+        == 2
     )
     assert (
         "'observations' has dim 3, but the env's observation space has shape (4,)"
@@ -80,12 +105,12 @@ def test_check_own_file_against_env(tmp_path, capsys):
     )
 
 
-def test_errors_exit_with_status_one(tmp_path, capsys):
+def test_generate_errors_exit_1_and_a_bad_dataset_exits_2_as_in_train(tmp_path, capsys):
     assert run("generate", "antmaze-large-navigate-v0", "--dir", str(tmp_path)) == 1
     assert "expert policies" in capsys.readouterr().err
-    assert run("check", "cube-double-play-singletask-task7-v0", "--dir", str(tmp_path)) == 1
+    assert run("check", "cube-double-play-singletask-task7-v0", "--dir", str(tmp_path)) == 2
     assert "unknown task 'task7'" in capsys.readouterr().err
-    assert run("check", "ogbench:cube-double-play-v0", "--dir", str(tmp_path)) == 1
+    assert run("check", "ogbench:cube-double-play-v0", "--dir", str(tmp_path)) == 2
     assert "vgf-rllib data generate cube-double-play-v0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 

@@ -42,11 +42,39 @@ def test_valid_arrays_become_float32_and_clipped_actions():
     assert dataset.terminals[-1] == 1.0 and dataset.source == "mine"
 
 
-def test_masks_default_to_one_minus_terminals():
+def test_masks_default_to_one_minus_terminals_with_one_warning_per_source(capsys):
     raw = arrays()
     del raw["masks"]
-    dataset = from_arrays(raw)
+    dataset = from_arrays(raw, source="terminals-only")
     np.testing.assert_array_equal(dataset.masks, 1.0 - dataset.terminals)
+    from_arrays(raw, source="terminals-only")  # a second load of the same data: no second line
+    err = capsys.readouterr().err
+    assert err.count("warning: terminals-only: 'terminals' without 'masks' or 'timeouts'") == 1
+    assert "1 trajectory ends is taken as a true termination" in err and "'timeouts'" in err
+
+
+@pytest.mark.parametrize("name", ["timeouts", "truncations"])
+def test_time_limit_ends_bootstrap_and_end_trajectories(name, capsys):
+    """D4RL/d3rlpy files: `terminals` are true terminations, `timeouts` (Minari: `truncations`)
+    end a trajectory at a time limit, which still bootstraps."""
+    raw = arrays()
+    del raw["masks"]
+    raw["terminals"] = np.array([0, 1, 0, 0, 0, 0], bool)
+    raw[name] = np.array([0, 0, 0, 0, 0, 1], np.float32)
+    dataset = from_arrays(raw, source=f"with-{name}")
+    np.testing.assert_array_equal(dataset.masks, [1, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(dataset.terminals, [0, 1, 0, 0, 0, 1])
+    assert capsys.readouterr().err == ""
+
+
+def test_time_limit_ends_beside_masks_only_mark_trajectory_ends():
+    raw = arrays()
+    del raw["terminals"]
+    raw["masks"] = np.array([1, 1, 0, 1, 1, 1], np.float32)
+    raw["timeouts"] = np.array([0, 0, 0, 0, 0, 1], bool)
+    dataset = from_arrays(raw)
+    np.testing.assert_array_equal(dataset.masks, [1, 1, 0, 1, 1, 1])
+    np.testing.assert_array_equal(dataset.terminals, [0, 0, 1, 0, 0, 1])
 
 
 @pytest.mark.parametrize(
@@ -84,6 +112,9 @@ def test_masks_default_to_one_minus_terminals():
         (lambda a: a.update(actions=np.empty((6, 2), object)), "field 'actions' has dtype object"),
         (lambda a: a.update(rewards=np.array(["x"] * 6)), "field 'rewards' has dtype <U1"),
         (lambda a: a.update(masks=np.full(6, 0.5)), "field 'masks' must hold only 0 and 1; row 0"),
+        (lambda a: a.update(timeouts=np.full(6, 2)), "field 'timeouts' must hold only 0 and 1; row 0"),
+        (lambda a: a.update(truncations=np.ones(5)), "field 'truncations' has shape (5,)"),
+        (lambda a: a.update(timeouts=np.full(6, np.nan)), "field 'timeouts' holds NaN"),
     ],
 )
 def test_bad_arrays_name_the_problem(change, expected):

@@ -71,9 +71,12 @@ def _fake_algo(eval_episodes: int, success_timing: str | None = None):
         record = BudgetResult(1, episodes, 0.0, 0.0, 0.0, 0.0, 0.5, success_timing)
         return results_by_budget([record])
 
+    acting = SimpleNamespace(num_particles=10, transport=SimpleNamespace(step_size=0.1))
     algo = SimpleNamespace(
-        config=SimpleNamespace(eval_episodes=eval_episodes, success_timing=success_timing, seed=None),
+        config=SimpleNamespace(eval_episodes=eval_episodes, success_timing=success_timing, seed=None,
+                               eval_num_particles=None, eval_step_size=None),
         evaluate_test_time_budgets=evaluate_test_time_budgets,
+        get_policy_module=lambda: SimpleNamespace(acting=acting),
         stop=lambda: None,
     )
     return algo, calls
@@ -180,7 +183,9 @@ def test_cli_success_timing_flags(tmp_path, capsys, monkeypatch):
     import vgf_rllib.policy
 
     monkeypatch.setattr(vgf_rllib.evaluation, "evaluate_budgets", fake_evaluate)
-    monkeypatch.setattr(vgf_rllib.policy, "load_policy", lambda path: torch.nn.Identity())  # .to(device) works
+    module = torch.nn.Identity()  # .to(device) works
+    module.acting = SimpleNamespace(num_particles=10, transport=SimpleNamespace(step_size=0.1))
+    monkeypatch.setattr(vgf_rllib.policy, "load_policy", lambda path: module)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "run.json").write_text(json.dumps({"env": MAZE, "success_timing": "post"}))

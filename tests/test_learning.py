@@ -164,7 +164,7 @@ def test_ordering_holds_for_every_training_seed():
 
 
 #: largest |bf16 - fp32| return difference the guard accepts: seed-to-seed std of these returns is
-#: 0.01-0.02 (README, "A-VGF and the adaptive test-time budget"), episode noise 0.01
+#: 0.01-0.02 (docs/results.md, "Adaptive test-time budget and A-VGF"), episode noise 0.01
 BF16_TOLERANCE = 0.05
 
 

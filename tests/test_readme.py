@@ -1,8 +1,10 @@
-"""The README's snippets run as written, in a fresh folder (CLI lines through `.venv/bin/`
-without an activated venv; Python blocks in order, later ones loading what earlier ones saved).
+"""The README's snippets, and those of the docs pages that took the README's longer examples, run
+as written, in a fresh folder (CLI lines through `.venv/bin/` without an activated venv; Python
+blocks each in its own interpreter), in page order: later snippets use what earlier ones wrote
+(the README's own-data file, `runs/demo` of docs/results.md resumed and exported in docs/runs.md).
 
-The two setup commands at the top (`examples/quickstart.sh`, `scripts/test.sh`) are not run
-here: CI runs the second, and the first creates its own venv.
+The setup commands (`examples/quickstart.sh`, `scripts/test.sh`, `examples/pointmaze_check.sh`)
+are not run here: CI runs the second, and the others create their own venv or need generated data.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+#: pages whose snippets run, in this order (docs/runs.md resumes and exports results.md's runs/demo)
+SNIPPET_PAGES = (README, *(REPO / "docs" / name for name in ("results.md", "runs.md", "algorithm.md")))
 SETUP_COMMANDS = ("examples/quickstart.sh", "scripts/test.sh", "examples/pointmaze_check.sh")
+CLI = ".venv/bin/vgf-rllib"
+
+
+def snippets(page: Path) -> list[tuple[str, str]]:
+    """``(language, code)`` of the page's bash and python blocks, in page order."""
+    return re.findall(r"^```(bash|python)\n(.*?)^```", page.read_text(), flags=re.S | re.M)
+
+
+def runnable(page: Path) -> list[tuple[str, str]]:
+    return [
+        (language, code) for language, code in snippets(page)
+        if language == "python" or not any(c in code for c in SETUP_COMMANDS)
+    ]
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", README.read_text(), flags=re.S | re.M)
-
-
-def runnable_bash_blocks() -> list[str]:
-    return [block for block in blocks("bash") if not any(c in block for c in SETUP_COMMANDS)]
+    return [code for page in SNIPPET_PAGES for lang, code in runnable(page) if lang == language]
 
 
 @pytest.fixture
@@ -44,17 +58,32 @@ def run(command: list[str], folder: Path) -> subprocess.CompletedProcess:
 
 
 def test_readme_has_the_snippets_this_test_runs():
-    assert len(runnable_bash_blocks()) >= 5 and len(blocks("python")) >= 4
+    readme = runnable(README)
+    assert sum(lang == "bash" for lang, _ in readme) >= 1
+    assert sum(lang == "python" for lang, _ in readme) >= 3
+    assert len(blocks("bash")) >= 7 and len(blocks("python")) >= 5
 
 
-@pytest.mark.slow  # about 7 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
+def test_every_page_with_cli_snippets_is_run():
+    """A docs page that shows `.venv/bin/vgf-rllib` lines must be one this test runs."""
+    unchecked = [
+        page.name for page in sorted((REPO / "docs").glob("*.md"))
+        if page not in SNIPPET_PAGES and any(CLI in code for _, code in snippets(page))
+    ]
+    assert not unchecked, f"add these pages to SNIPPET_PAGES: {unchecked}"
+
+
+@pytest.mark.slow  # 7-10 minutes on 2 CPU cores: `bash scripts/test.sh -m slow`
 def test_readme_snippets_run_as_written(fresh_folder):
-    """The CLI blocks in order (train, A-VGF, resume, export, online), then every Python block
-    in order, each in its own interpreter (so each needs its own imports)."""
-    for block in runnable_bash_blocks():
-        run(["bash", "-euo", "pipefail", "-c", block], fresh_folder)
-    assert (fresh_folder / "runs" / "demo" / "evaluation.json").is_file()
-    assert (fresh_folder / "policy.pt2").is_file()
-    outputs = [run([sys.executable, "-c", block], fresh_folder).stdout for block in blocks("python")]
-    assert (fresh_folder / "runs" / "api-ckpt").is_dir()
+    """Every runnable block of SNIPPET_PAGES in order: the README's own-data file, its check,
+    training, evaluation and export, its Python API, then the docs pages' demo runs (train,
+    A-VGF, resume, export, online)."""
+    outputs = []
+    for page in SNIPPET_PAGES:
+        for language, code in runnable(page):
+            command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
+            outputs.append(run(command, fresh_folder).stdout)
+    for written in ("pendulum.npz", "runs/own/evaluation.json", "own.pt2", "runs/api-ckpt",
+                    "runs/demo/evaluation.json", "policy.pt2"):
+        assert (fresh_folder / written).exists(), written
     assert any(re.search(r"reward -?\d+\.\d{3}", out) for out in outputs)

@@ -290,6 +290,17 @@ def evaluation_seed(training_seed: int | None) -> int:
     return EVAL_SEED_OFFSET + int(training_seed or 0)
 
 
+def acting_settings(
+    module: Any, *, num_particles: int | None = None, step_size: float | None = None
+) -> dict[str, Any]:
+    """N and eps an evaluation of ``module`` acts with: the overrides given to
+    :func:`evaluate_budgets`, else the module's own (what :func:`evaluation_document` records)."""
+    return {
+        "num_particles": module.acting.num_particles if num_particles is None else int(num_particles),
+        "step_size": module.acting.transport.step_size if step_size is None else float(step_size),
+    }
+
+
 def evaluation_document(
     entry: dict[str, Any],
     *,

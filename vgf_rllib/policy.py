@@ -17,8 +17,9 @@ def load_policy(path: str | Path) -> Any:
     """The trained VGF RLModule (on CPU) from a run, algorithm or module checkpoint.
 
     Act with ``module.compute_actions(obs)`` (one observation or a batch, numpy or torch;
-    actions in [-1, 1]: map them to the env's bounds with
-    :func:`vgf_rllib.data.spaces.unsquash_actions`), and change the test-time budget with
+    actions in [-1, 1], the space the dataset's actions are stored in: map them to the env's
+    bounds with :func:`vgf_rllib.data.spaces.unsquash_actions`; an exported ``.pt2``, by
+    contrast, acts in the env's units when the checkpoint knows its bounds), and change the test-time budget with
     ``module.set_test_time_budget(flow_steps=..., num_particles=..., step_size=...)``.
     """
     directory = module_dir(path)

@@ -40,7 +40,6 @@ Deviations of the algorithm from RLlib's offline algorithms, on purpose:
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from functools import partial
@@ -59,6 +58,7 @@ from ray.rllib.utils.typing import ResultDict
 from ray.tune.registry import register_env
 
 from vgf_rllib.algorithm.env_runner import VGFEnvRunner
+from vgf_rllib.algorithm.field_hints import suggestions
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, TARGET_UPDATES, VGFTorchLearner
 from vgf_rllib.algorithm.online import online_rewards, updates_due
 from vgf_rllib.algorithm.rl_module import AUTO, DEFAULT_MAX_TEST_FLOW_STEPS, VGFTorchRLModule
@@ -450,7 +450,7 @@ class VGFConfig(AlgorithmConfig):
         if unknown:
             hints = [
                 f"{name!r} (did you mean {', '.join(map(repr, close))}?)"
-                if (close := difflib.get_close_matches(name, fields, n=3))
+                if (close := suggestions(name, fields))
                 else repr(name)
                 for name in unknown
             ]

@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a sub-command; bad input (ValueError) and file-system errors end in one
-    ``error:`` line and exit code 2, never a traceback."""
+    ``error:`` line and exit code 2, never a traceback. Ctrl-C where a command does not handle
+    it (while a run is being built, or a second Ctrl-C in training) ends in one line and 130."""
     from vgf_rllib.cli.output import report_error
 
     parser = build_parser()
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (ValueError, OSError) as error:
         return report_error(error)
+    except KeyboardInterrupt:
+        print("\nstopped by SIGINT (Ctrl-C)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate a dataset",
         description="Load a dataset through the same loader training uses and report its shape; "
         "for OGBench, also verify rewards/masks against the env's own success signal on sampled "
-        "rows. Exit status 1 on any problem.",
+        "rows. Reports how many rows end a trajectory and how many stop bootstrapping (mask 0), and "
+        "warns when every trajectory end also stops bootstrapping. Exit status 2 for a bad "
+        "dataset (as train).",
     )
     check.add_argument(
         "spec",
@@ -177,6 +179,7 @@ def _is_ogbench(spec: str) -> bool:
 
 def run_check(args: argparse.Namespace) -> int:
     from vgf_rllib.data import DatasetError, check_against_spaces, load_dataset
+    from vgf_rllib.data.dataset import every_end_stops_bootstrapping, warn_once
     from vgf_rllib.envs import EnvSpecError, make_env
 
     try:
@@ -196,13 +199,19 @@ def run_check(args: argparse.Namespace) -> int:
             check_against_spaces(dataset, env.observation_space, env.action_space)
             env.close()
     except (DatasetError, EnvSpecError) as error:
-        return report_error(error, code=1)
+        return report_error(error)
     rewards = dataset.rewards
     print(
         f"{dataset.source}: {len(dataset)} transitions, obs dim {dataset.observation_dim}, "
         f"action dim {dataset.action_dim}, rewards [{rewards.min():.4g}, {rewards.max():.4g}] "
-        f"mean {rewards.mean():.4g}, {int(dataset.terminals.sum())} trajectory ends, "
-        f"{int((dataset.masks == 0).sum())} task-complete rows (mask 0)"
+        f"mean {rewards.mean():.4g}; {int(dataset.terminals.sum())} rows end a trajectory, "
+        f"{int((dataset.masks == 0).sum())} stop bootstrapping (mask 0)"
         + (f"; dims match {args.env}" if args.env else "")
     )
+    if every_end_stops_bootstrapping(dataset):
+        warn_once(dataset.source, (
+            f"{dataset.source}: every trajectory end also stops bootstrapping (mask 0): right "
+            "only if every episode really terminated; mark time-limit ends in 'timeouts' (or "
+            "give them mask 1) (docs/data.md)"
+        ))
     return 0

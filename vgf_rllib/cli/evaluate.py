@@ -104,6 +104,7 @@ def device_problem(name: str) -> str | None:
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
     from vgf_rllib.evaluation import (
+        acting_settings,
         evaluate_budgets,
         evaluation_document,
         evaluation_seed,
@@ -131,12 +132,14 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
     entry = results_by_budget(results)
     used = results[0].success_timing
     timing = f" (success_timing={used})" if used else ""
-    print_budget_table(entry, title=f"{args.checkpoint} on {env}{timing}")
+    acting = acting_settings(module, num_particles=args.num_particles, step_size=args.step_size)
+    print_budget_table(
+        entry, title=f"{args.checkpoint} on {env}{timing}", num_particles=acting["num_particles"]
+    )
     if args.output:
         document = evaluation_document(
-            entry, checkpoint=str(args.checkpoint), env=env,
-            num_particles=args.num_particles, step_size=args.step_size, success_timing=used, seed=seed,
-            max_test_flow_steps=args.max_test_flow_steps,
+            entry, checkpoint=str(args.checkpoint), env=env, success_timing=used, seed=seed,
+            max_test_flow_steps=args.max_test_flow_steps, **acting,
         )
         try:
             args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -82,9 +82,15 @@ def format_budget_table(entry: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def print_budget_table(entry: dict[str, Any], *, title: str) -> None:
+def print_budget_table(entry: dict[str, Any], *, title: str, num_particles: int) -> None:
+    """The table with its notes; ``num_particles`` is the N the evaluation acted with (with
+    N = 1, L_test = 0 is one flow sample, not a best-of-N)."""
     table = format_budget_table(entry)
-    notes = "* best L_test; L_test = 0 is best-of-N; s.e. = standard error of the mean over episodes"
+    zero = (
+        "L_test = 0 with N = 1 is one flow sample (behavior cloning)"
+        if num_particles == 1 else "L_test = 0 is best-of-N"
+    )
+    notes = f"* best L_test; {zero}; s.e. = standard error of the mean over episodes"
     if "vs first" in table:
         notes += ";\n vs first = return minus the first row's return on the same seeded episodes"
     print(f"\n{title}\n{table}\n({notes})")

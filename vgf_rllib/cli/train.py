@@ -162,6 +162,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 DEFAULT_ITERATIONS = 10
 LOSS_KEYS = ("critic_loss", "flow_loss", "q_mean")
 DEFAULT_UPDATES_PER_ITERATION = 1000
+#: a CPU run expected to take longer than this says so, with the flags that shorten it
+LONG_RUN_S = 600.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def long_run_note(*, expected_s: float, iteration_s: float) -> str | None:
+    """The line a CPU run prints when, at the measured rate (``iteration_s`` per iteration), it
+    is expected to take more than LONG_RUN_S in all."""
+    if expected_s <= LONG_RUN_S:
+        return None
+    return (
+        f"note: at {iteration_s:.3g} s per iteration on this CPU the run takes about "
+        f"{_duration(expected_s)} in all; shorten it with --iterations or "
+        "--updates-per-iteration, smaller networks (--set critic_hidden_layers=[64,64] "
+        "--set sampler_hidden_layers=[64,64]), or train on a GPU (--set num_gpus_per_learner=1)"
+    )
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -381,6 +400,9 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
     updates_before = (previous[-1].get("num_gradient_updates_lifetime") or 0) if previous else 0
     writer = SummaryWriter(str(run_dir.tensorboard_dir), purge_step=start + 1)
     began = time.time()
+    # the first iteration of a process compiles the update step, so the rate is timed on the next
+    timed_iteration = start + (2 if algo.config.compile_learner else 1)
+    on_cpu = algo.config.num_gpus_per_learner == 0
     with StopRequests() as stops, run_dir.results_file.open("a") as log, tqdm(
         total=total, initial=start, desc="train", unit="it"
     ) as bar:
@@ -401,6 +423,14 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
                 result, iteration, elapsed + time.time() - began,
                 updates_per_s=(updates - updates_before) / max(time.time() - tick, 1e-9),
             )
+            if on_cpu and iteration == timed_iteration < total:
+                iteration_s = time.time() - tick
+                note = long_run_note(
+                    expected_s=elapsed + time.time() - began + (total - iteration) * iteration_s,
+                    iteration_s=iteration_s,
+                )
+                if note:
+                    bar.write(note, file=sys.stderr)
             updates_before = updates
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -476,20 +506,32 @@ def write_scalars(writer: Any, record: dict[str, Any]) -> None:
 def final_evaluation(args: argparse.Namespace, algo: Any, run_dir: Any, info: dict[str, Any]) -> None:
     """Score the final weights at every L_test into ``evaluation.json`` (same schema as
     ``vgf-rllib evaluate --output``) and print the table."""
-    from vgf_rllib.evaluation import evaluation_document, evaluation_seed
+    from vgf_rllib.evaluation import acting_settings, evaluation_document, evaluation_seed
     from vgf_rllib.run_dir import write_json_atomically
 
     env = info["env"]
     episodes = algo.config.eval_episodes if args.eval_episodes is None else args.eval_episodes
+    if not env:
+        print(
+            f"not evaluated: {data_name(info)} names no env; pass --env ENV to train, or run "
+            f"`vgf-rllib evaluate {run_dir.path} --env ENV`"
+        )
     if not env or episodes == 0:
         return
     entry = algo.evaluate_test_time_budgets(episodes=episodes, show_progress=True)
     timings = {r.get("success_timing") for r in budget_records(entry)} - {None}
     timing = timings.pop() if timings else None  # OGBench envs
+    acting = acting_settings(
+        algo.get_policy_module(), num_particles=algo.config.eval_num_particles,
+        step_size=algo.config.eval_step_size,
+    )
     document = evaluation_document(
         entry, checkpoint=str(run_dir.latest_checkpoint()), env=env, success_timing=timing,
-        seed=evaluation_seed(algo.config.seed),
+        seed=evaluation_seed(algo.config.seed), **acting,
     )
     write_json_atomically(run_dir.evaluation_file, document)
     suffix = f", success_timing={timing}" if timing else ""
-    print_budget_table(entry, title=f"VGF on {data_name(info)} (env {env}{suffix})")
+    print_budget_table(
+        entry, title=f"VGF on {data_name(info)} (env {env}{suffix})",
+        num_particles=acting["num_particles"],
+    )

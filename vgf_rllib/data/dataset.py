@@ -3,6 +3,10 @@
 One :class:`OfflineDataset` holds flat transition arrays. ``masks`` says where to bootstrap
 (0 only where the task is complete); ``terminals`` marks trajectory ends and is
 informational only (it never stops bootstrapping). Actions live in [-1, 1].
+
+Input files follow D4RL and d3rlpy (docs/data.md, "Own data: which rows stop bootstrapping"):
+given without ``masks``, ``terminals`` are true terminations (``masks = 1 - terminals``), and
+``timeouts`` / ``truncations`` mark trajectory ends at a time limit, which still bootstrap.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from vgf_rllib.logs import warn
+
 REQUIRED_FIELDS = ("observations", "actions", "rewards", "next_observations")
 FLAG_FIELDS = ("masks", "terminals")
+#: time-limit ends (D4RL's and d3rlpy's ``timeouts``, Minari's ``truncations``): they end a
+#: trajectory but still bootstrap
+TIME_LIMIT_FIELDS = ("timeouts", "truncations")
 #: fields holding continuous vectors: integer, boolean or object dtypes are refused there
 VECTOR_FIELDS = ("observations", "next_observations", "actions")
 ACTION_CLIP = 1.0 - 1e-5  # actions are clipped to [-1 + 1e-5, 1 - 1e-5] (docs/algorithm.md, "Data")
@@ -139,7 +148,7 @@ def _check_shapes(source: str, raw: dict[str, np.ndarray]) -> int:
                 f"{source}: field '{name}' must be 2-D (transitions, dim); got shape "
                 f"{raw[name].shape}"
             )
-    for name in ("rewards", *FLAG_FIELDS):
+    for name in ("rewards", *FLAG_FIELDS, *TIME_LIMIT_FIELDS):
         if name in raw:
             if raw[name].size != length:
                 raise DatasetError(
@@ -164,8 +173,11 @@ def from_arrays(
     """Validate raw transition arrays and build an :class:`OfflineDataset`.
 
     Accepts ``observations, actions, rewards, next_observations`` plus ``masks`` and/or
-    ``terminals``. Without ``masks``, ``masks = 1 - terminals`` (D4RL convention: a terminal
-    transition is a true episode end). Actions must already lie in [-1, 1]; they are then
+    ``terminals``, and optionally ``timeouts`` or ``truncations`` (time-limit ends). Without
+    ``masks``, ``masks = 1 - terminals`` (D4RL convention: a terminal transition is a true
+    episode end); with no time-limit field beside such ``terminals`` a warning says so, once
+    per source. The dataset's ``terminals`` are every trajectory end: the given ``terminals``
+    (else ``1 - masks``) or a time-limit end. Actions must already lie in [-1, 1]; they are then
     clipped to [-1 + 1e-5, 1 - 1e-5] (docs/algorithm.md, "Data"). Observations and actions
     must be floating point. Every problem raises :class:`DatasetError` naming ``source``, the
     field and (where there is one) the first bad row; nothing is modified on failure.
@@ -179,7 +191,7 @@ def from_arrays(
         )
     raw = {
         name: _as_numeric_array(source, name, arrays[name])
-        for name in (*REQUIRED_FIELDS, *FLAG_FIELDS)
+        for name in (*REQUIRED_FIELDS, *FLAG_FIELDS, *TIME_LIMIT_FIELDS)
         if name in arrays
     }
     _check_shapes(source, raw)
@@ -192,9 +204,11 @@ def from_arrays(
         raise DatasetError(
             f"{source}: field 'actions' has {int(outside.sum())} value(s) outside [-1, 1] "
             f"(first at row {row}, dim {col}: {actions[row, col]}); rescale them from the "
-            "env's action bounds (rescale_actions=True) or normalize them first"
+            "env's action bounds (CLI: --set rescale_actions=true with --env, or "
+            "--rescale-actions for data check; Python: offline_dataset(rescale_actions=True)) "
+            "or normalize them first"
         )
-    for name in FLAG_FIELDS:
+    for name in (*FLAG_FIELDS, *TIME_LIMIT_FIELDS):
         if name in raw and not np.isin(raw[name], (0, 1)).all():
             row = int(np.argwhere(~np.isin(raw[name], (0, 1)))[0, 0])
             raise DatasetError(
@@ -202,10 +216,19 @@ def from_arrays(
             )
     terminals = raw.get("terminals")
     masks = raw.get("masks")
+    time_limits = [raw[name] for name in TIME_LIMIT_FIELDS if name in raw]
     if masks is None:
         masks = 1.0 - terminals
+        if not time_limits and terminals.any():
+            warn_once(source, (
+                f"{source}: 'terminals' without 'masks' or 'timeouts'/'truncations': each of its "
+                f"{int(terminals.sum())} trajectory ends is taken as a true termination that stops "
+                "bootstrapping (masks = 1 - terminals, as D4RL); if some are time limits, mark "
+                "them in 'timeouts' (docs/data.md)"
+            ))
     if terminals is None:
         terminals = 1.0 - masks
+    terminals = np.logical_or.reduce([terminals != 0, *(t != 0 for t in time_limits)])
     as32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
     return OfflineDataset(
         observations=as32(raw["observations"]),
@@ -217,6 +240,24 @@ def from_arrays(
         source=source,
         metadata=dict(metadata or {}),
     )
+
+
+_WARNED_SOURCES: set[str] = set()
+
+
+def warn_once(source: str, message: str) -> None:
+    """Print ``message`` as a warning unless one was printed for ``source`` already (a dataset
+    is loaded more than once per run: by the algorithm and by ``data check``'s own checks)."""
+    if source not in _WARNED_SOURCES:
+        _WARNED_SOURCES.add(source)
+        warn(message)
+
+
+def every_end_stops_bootstrapping(dataset: OfflineDataset) -> bool:
+    """True when the dataset has trajectory ends and every one of them has mask 0: right if
+    every episode really terminated, a trap if some were cut by a time limit."""
+    ends = dataset.terminals != 0
+    return bool(ends.any() and (dataset.masks[ends] == 0).all())
 
 
 def observation_statistics(dataset: OfflineDataset) -> tuple[np.ndarray, np.ndarray]:
