@@ -16,7 +16,8 @@ Peer settings ("as shipped" = RLlib 2.60's defaults plus what the run needs to s
 - all peers: ``dataset_num_iters_per_learner`` = updates per ``train()`` call (None runs a full
   epoch per call, 1 crashes CQL's training step), ``map_batches_kwargs={"concurrency": 1}``
   (RLlib's default of max(2, num_learners) data actors starved the parquet read on 2 CPUs),
-  explicit spaces (RLlib refuses an offline config without an evaluation env or spaces).
+  the env and explicit spaces (BC and IQL refuse an offline config without an evaluation env or
+  spaces; CQL, built on SAC, builds an EnvRunner and needs the env).
 - CQL: ``lr=None`` (its validation refuses ``lr`` next to actor/critic learning rates);
   tuned: ``bc_iters=0`` (the actor's behavior-cloning phase counts ``train()`` calls' steps from
   zero at every call in this version, so it never ends).
@@ -76,8 +77,8 @@ def peer_config(name: str, data: Path, *, seed: int, per_call: int, tuned: bool)
 
     env = gym.make(ENV)
     config = {"bc": BCConfig, "cql": CQLConfig, "iql": IQLConfig}[name]()
-    config.environment(observation_space=env.observation_space, action_space=env.action_space,
-                       normalize_actions=False, clip_actions=True)
+    config.environment(ENV, observation_space=env.observation_space,
+                       action_space=env.action_space, normalize_actions=False, clip_actions=True)
     config.offline_data(
         input_=[str(data)],
         dataset_num_iters_per_learner=per_call,
@@ -118,6 +119,16 @@ def greedy_returns(module: Any, episodes: int, seed: int) -> np.ndarray:
     return np.asarray(returns)
 
 
+def trained_module(algo: Any) -> Any:
+    """A copy of the learner's module (an offline algorithm has no EnvRunner to ask)."""
+    from ray.rllib.core import DEFAULT_MODULE_ID
+
+    state = algo.learner_group.get_state(components="learner/rl_module")
+    module = algo.config.get_rl_module_spec(inference_only=True).build()
+    module.set_state(state["learner"]["rl_module"][DEFAULT_MODULE_ID])
+    return module
+
+
 def run_peer(name: str, data: Path, args: argparse.Namespace, seed: int, tuned: bool) -> dict[str, Any]:
     per_call = min(args.updates, args.updates_per_call)
     algo = peer_config(name, data, seed=seed, per_call=per_call, tuned=tuned).build_algo()
@@ -125,7 +136,7 @@ def run_peer(name: str, data: Path, args: argparse.Namespace, seed: int, tuned: 
     for _ in range(math.ceil(args.updates / per_call)):
         algo.train()
     seconds = time.perf_counter() - start
-    returns = greedy_returns(algo.get_module(), args.episodes, seed)
+    returns = greedy_returns(trained_module(algo), args.episodes, seed)
     algo.stop()
     label = f"{name} ({'tuned' if tuned else 'shipped'})"
     return {"algo": label, "seed": seed, "seconds": seconds, "L": {"-": returns}}

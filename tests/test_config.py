@@ -85,7 +85,7 @@ def test_setters_return_self_and_set_fields():
         ({"target_update": "before"}, "target_update must be one of"),
         ({"kernel_bandwidth_gradient": "yes"}, "kernel_bandwidth_gradient must be true or false"),
         ({"kernel_bandwidth_gradient": True, "variant": "a-vgf"}, "applies to variant='vgf' only"),
-        ({"dataset": None}, "VGF needs a dataset"),
+        ({"dataset": None}, "VGF needs data: config.offline_data"),
         ({"eval_interval": 2}, "needs an evaluation env"),
     ],
 )
