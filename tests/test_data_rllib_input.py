@@ -319,32 +319,3 @@ def test_unknown_input_kinds_and_readers_are_refused():
         load({"sampler": 0.5, "x": 0.5}, "columns")
     with pytest.raises(DatasetError, match="is not a ray.data reader"):
         load("rec", "columns", input_read_method="from_items")
-
-
-def test_a_sweep_tunes_on_an_rllib_recording(recordings, tmp_path):
-    """A sweep file's own-data task names RLlib input: every trial reads the recording and
-    evaluates; the report names the task."""
-    import yaml
-
-    from vgf_rllib.experiments.reporting import score_summary
-
-    path, _ = recordings[PENDULUM, "episodes"]
-    sweep = tmp_path / "own.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "tasks": [{"name": "pendulum-recording", "input_": [str(path)], "input_read_episodes": True,
-                   "env": PENDULUM, "training_steps": 10}],
-        "config": {key: value for key, value in TINY.items() if key != "updates_per_iteration"}
-        | {"eval_episodes": 1, "test_flow_steps": [0, 1]},
-        "search": {"step_size": {"grid": [0.05, 0.2]}},
-        "checkpoint": {"frequency": 1, "num_to_keep": 1},
-        "max_failures": 0,
-    }))
-    assert main(["sweep", str(sweep), "--storage", str(tmp_path / "sweeps")]) == 0
-    trials = sorted((tmp_path / "sweeps" / "own").glob("VGF_*"))
-    assert len(trials) == 2
-    for trial in trials:
-        params = json.loads((trial / "params.json").read_text())
-        assert params["task_name"] == "pendulum-recording" and params["input_"] == [str(path)]
-        results = [json.loads(line) for line in (trial / "result.json").read_text().splitlines()]
-        assert results[-1]["vgf_eval"]["L1"]["episodes"] == 1
-    assert "pendulum-recording" in score_summary(tmp_path / "sweeps" / "own")

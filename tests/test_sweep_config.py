@@ -139,18 +139,20 @@ def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
         ),
         ({}, "needs 'suite' .* or 'tasks' as a list of mappings on your own data"),
         ({"tasks": [{"name": "a", "env": "Pendulum-v1", "training_steps": 10}]},
-         r"tasks\[0\]: set exactly one of 'dataset' .* and 'input_'"),
+         r"tasks\[0\]: missing required key 'dataset'"),
+        ({"tasks": [{"name": "a", "input_": "rec", "env": "Pendulum-v1", "training_steps": 10}]},
+         r"tasks\[0\]: RLlib input \(input_\) is not supported in sweeps yet"),
         ({"tasks": [{"name": "a", "input_": "x", "training_steps": 10}]},
          r"tasks\[0\]: missing required key\(s\) \['env'\]"),
-        ({"tasks": [{"name": "a", "input_": "x", "env": "Pendulum-v1"}]},
+        ({"tasks": [{"name": "a", "dataset": "x.npz", "env": "Pendulum-v1"}]},
          r"tasks\[0\].training_steps: expected an int >= 1, got None"),
-        ({"tasks": [{"name": "a", "input_": "x", "env": "E", "training_steps": 1, "lr": 1}]},
+        ({"tasks": [{"name": "a", "dataset": "x", "env": "E", "training_steps": 1, "lr": 1}]},
          r"tasks\[0\]: unknown key\(s\) \['lr'\]"),
         ({"tasks": [{"name": "a", "dataset": "x.npz", "env": "E", "training_steps": 1,
                      "input_read_episodes": True}]},
          r"tasks\[0\]: RLlib input fields .* apply to 'input_' tasks only"),
         ({"suite": "smoke", "config": {"input_": "x"}}, r"\['input_'\] are set per task"),
-        ({"tasks": [{"name": "a", "input_": "x", "env": "E", "training_steps": 1}],
+        ({"tasks": [{"name": "a", "dataset": "x", "env": "E", "training_steps": 1}],
           "stop": {"training_steps": 2}}, r"tasks\[0\]: training_steps is set here and in stop"),
         ({"suite": "smok"}, "unknown suite 'smok'; valid suites: smoke"),
         (
@@ -393,8 +395,8 @@ def test_own_data_tasks_set_their_data_per_trial(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     spec = parse_sweep({
         "tasks": [
-            {"name": "recorded", "input_": ["rec"], "input_read_episodes": True,
-             "env": "Pendulum-v1", "training_steps": 200},
+            {"name": "recorded", "dataset": "rec.parquet", "env": "Pendulum-v1",
+             "training_steps": 200},
             {"name": "file", "dataset": "data.npz", "env": "Pendulum-v1", "training_steps": 100},
         ],
         "stop": {"evaluations": 2},
@@ -407,8 +409,7 @@ def test_own_data_tasks_set_their_data_per_trial(tmp_path, monkeypatch) -> None:
         by_task.setdefault(variant["task_name"], []).append(variant)
     recorded, file = by_task["recorded"][0], by_task["file"][0]
     assert len(variants) == 4
-    assert (recorded["input_"], recorded["input_read_episodes"], recorded["dataset"]) == (
-        [str(tmp_path / "rec")], True, None)
+    assert (recorded["dataset"], recorded["input_"]) == (str(tmp_path / "rec.parquet"), "sampler")
     assert (file["dataset"], file["input_"], file["input_read_episodes"]) == (
         str(tmp_path / "data.npz"), "sampler", False)
     assert recorded["updates_per_iteration"] == 100 and file["updates_per_iteration"] == 50
