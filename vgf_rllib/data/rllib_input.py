@@ -42,6 +42,7 @@ import numpy as np
 from vgf_rllib.data.dataset import DatasetError, OfflineDataset
 from vgf_rllib.data.files import arrow_column_to_numpy
 from vgf_rllib.data.loading import build_dataset
+from vgf_rllib.data.spaces import rescale_actions
 from vgf_rllib.logs import warn
 
 #: RLlib's default ``input_`` (online sampling): no offline input given
@@ -185,7 +186,7 @@ def executed_actions(
     executed = np.clip(actions, low, high)
     clipped = int((executed != actions).any(axis=1).sum())
     if not normalized:
-        executed = 2.0 * (executed - low) / (high - low) - 1.0
+        executed = rescale_actions(executed, action_space, source)
     return executed.astype(np.float32), clipped
 
 
