@@ -9,6 +9,13 @@ Prints one row per algorithm and seed: mean return +- standard error, training w
 updates/s.
 
     python benchmarks/rllib_peers.py --updates 8000 --seeds 0 1 2 --episodes 50
+    python benchmarks/rllib_peers.py --task ppo --seeds 0       # the better-than-random data
+
+Tasks: ``random`` records random torques (the quickstart's data, through RLlib's writer);
+``ppo`` records the stochastic policy of an RLlib PPO trained briefly on Pendulum-v1 (a partly
+trained, better-than-random behavior policy; its mean return is printed). Each run's returns are
+saved as one JSON file under ``--results``; a run whose file exists is not repeated, so a long
+grid can be stopped and continued, and the table covers every saved run of the task.
 
 Peer settings ("as shipped" = RLlib 2.60's defaults plus what the run needs to start at all;
 "as tuned" adds what a careful RLlib user sets), each with the reason:
@@ -32,6 +39,7 @@ env's bounds (docs/data.md, "RLlib recordings"). Uses one CPU learner per algori
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -48,24 +56,52 @@ HIDDEN = [64, 64]
 PEERS = ("bc", "cql", "iql")
 
 
-def record(out: Path, episodes: int) -> Path:
-    """``episodes`` random-torque episodes through RLlib's writer (column layout), once."""
+def ppo_config() -> Any:
+    """The PPO whose EnvRunner records (and, for task ``ppo``, whose briefly trained policy acts).
+
+    Env units throughout (``normalize_actions=False``), as the peers train."""
     from ray.rllib.algorithms.ppo import PPOConfig
+
+    return (
+        PPOConfig()
+        .environment(ENV, normalize_actions=False, clip_actions=True)
+        .env_runners(batch_mode="complete_episodes", num_env_runners=0)
+        .training(train_batch_size_per_learner=4000, minibatch_size=512, num_epochs=6, lr=3e-4,
+                  gamma=0.95, lambda_=0.1, vf_clip_param=10.0)
+        .debugging(seed=0)
+    )
+
+
+def record(out: Path, task: str, episodes: int, ppo_iterations: int) -> Path:
+    """``episodes`` episodes through RLlib's writer (column layout), once per ``out``."""
     from ray.rllib.offline.offline_env_runner import OfflineSingleAgentEnvRunner
 
     if any(out.rglob("*.parquet")):
         return out
-    config = (
-        PPOConfig()
-        .environment(ENV)
-        .env_runners(batch_mode="complete_episodes", num_env_runners=0)
-        .offline_data(output=str(out), output_write_episodes=False)
-        .debugging(seed=0)
-    )
+    config = ppo_config().offline_data(output=str(out), output_write_episodes=False)
     runner = OfflineSingleAgentEnvRunner(config=config)
-    runner.sample(num_episodes=episodes, random_actions=True)  # one call: one copy of each step
+    if task == "ppo":
+        algo = ppo_config().build_algo()
+        for iteration in range(ppo_iterations):
+            result = algo.train()
+            print(f"PPO iteration {iteration + 1}/{ppo_iterations}: episode return "
+                  f"{result['env_runners'].get('episode_return_mean', float('nan')):.0f}", flush=True)
+        runner.set_state({"rl_module": algo.get_module().get_state()})
+        algo.stop()
+    runner.sample(num_episodes=episodes, random_actions=task == "random")  # one call: one copy
     runner.stop()
     return out
+
+
+def behavior_return(data: Path) -> float:
+    """Mean episode return of the recording (its behavior policy's score)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(str(data), columns=["eps_id", "rewards"])
+    episode_ids = np.asarray(table.column("eps_id").to_pylist())
+    rewards = table.column("rewards").to_numpy()
+    _, episode_index = np.unique(episode_ids, return_inverse=True)
+    return float(np.bincount(episode_index, weights=rewards).mean())
 
 
 def peer_config(name: str, data: Path, *, seed: int, per_call: int, tuned: bool) -> Any:
@@ -138,8 +174,7 @@ def run_peer(name: str, data: Path, args: argparse.Namespace, seed: int, tuned: 
     seconds = time.perf_counter() - start
     returns = greedy_returns(trained_module(algo), args.episodes, seed)
     algo.stop()
-    label = f"{name} ({'tuned' if tuned else 'shipped'})"
-    return {"algo": label, "seed": seed, "seconds": seconds, "L": {"-": returns}}
+    return {"seconds": seconds, "L": {"-": returns.tolist()}}
 
 
 def run_vgf(data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
@@ -161,28 +196,42 @@ def run_vgf(data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     budgets = algo.evaluate_test_time_budgets([0, 1, 2, 3], args.episodes)
     algo.stop()
-    returns = {key[1:]: np.asarray(value["episode_returns"]) for key, value in budgets.items()
+    returns = {key[1:]: list(value["episode_returns"]) for key, value in budgets.items()
                if key.startswith("L") and isinstance(value, dict)}
-    return {"algo": "vgf", "seed": seed, "seconds": seconds, "L": returns}
+    return {"seconds": seconds, "L": returns}
 
 
-def print_table(rows: list[dict[str, Any]], updates: int) -> None:
-    print(f"\n{ENV}, RLlib recording of random torques; {updates} updates, batch {BATCH}, "
-          f"2x64 networks; mean return +- s.e. over the same seeded episodes")
-    print(f"{'algorithm':<16} {'seed':>4} {'L_test':>6} {'return +- s.e.':>20} {'train s':>8} {'upd/s':>7}")
-    for row in rows:
-        for budget, returns in row["L"].items():
+def print_table(rows: list[dict[str, Any]], task: str, behavior: float) -> None:
+    """One line per run and budget, then per algorithm the mean over seeds of the seed means."""
+    print(f"\n{ENV}, RLlib recording ({task}: behavior policy's mean return {behavior:.0f}); "
+          f"batch {BATCH}, 2x64 networks; mean return +- s.e. over the same seeded episodes")
+    print(f"{'algorithm':<16} {'seed':>4} {'L_test':>6} {'return +- s.e.':>20} {'updates':>7} "
+          f"{'train s':>8} {'upd/s':>7}")
+    seed_means: dict[tuple[str, str], list[float]] = {}
+    for row in sorted(rows, key=lambda r: (r["algo"], r["seed"])):
+        for budget, values in row["L"].items():
+            returns = np.asarray(values)
             se = returns.std(ddof=1) / math.sqrt(len(returns)) if len(returns) > 1 else float("nan")
+            seed_means.setdefault((row["algo"], budget), []).append(float(returns.mean()))
             print(f"{row['algo']:<16} {row['seed']:>4} {budget:>6} "
-                  f"{returns.mean():>10.1f} +- {se:>6.1f} {row['seconds']:>8.1f} "
-                  f"{updates / row['seconds']:>7.1f}")
+                  f"{returns.mean():>10.1f} +- {se:>6.1f} {row['updates']:>7} {row['seconds']:>8.1f} "
+                  f"{row['updates'] / row['seconds']:>7.1f}")
+    print(f"\n{'algorithm':<16} {'L_test':>6} {'seeds':>5} {'mean of seed means +- s.e.':>28}")
+    for (algo, budget), means in sorted(seed_means.items()):
+        values = np.asarray(means)
+        se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
+        print(f"{algo:<16} {budget:>6} {len(values):>5} {values.mean():>18.1f} +- {se:>6.1f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("runs/peers/recording"),
-                        help="where the RLlib recording is written (reused when present)")
+    parser.add_argument("--task", choices=["random", "ppo"], default="random",
+                        help="whose actions the recording holds (module docstring)")
+    parser.add_argument("--root", type=Path, default=Path("runs/peers"),
+                        help="recordings (ROOT/TASK/recording, reused) and results (ROOT/TASK/results)")
     parser.add_argument("--record-episodes", type=int, default=100)
+    parser.add_argument("--ppo-iterations", type=int, default=15,
+                        help="task ppo: PPO iterations of 4,000 steps before recording")
     parser.add_argument("--updates", type=int, default=8000)
     parser.add_argument("--updates-per-call", type=int, default=1000,
                         help="gradient steps per train() call, every algorithm")
@@ -198,16 +247,24 @@ def main() -> int:
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     print(f"{sys.platform}, {os.cpu_count()} CPUs, ray {ray.__version__}", flush=True)
-    data = record(args.data, args.record_episodes)
-    rows = []
+    data = record(args.root / args.task / "recording", args.task, args.record_episodes,
+                  args.ppo_iterations)
+    results = args.root / args.task / "results"
+    results.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for name in args.algos:
-            if name == "vgf":
-                rows.append(run_vgf(data, args, seed))
-            else:
-                rows.extend(run_peer(name, data, args, seed, tuned=s == "tuned") for s in args.settings)
-            print(f"done: {rows[-1]['algo']} seed {seed} ({rows[-1]['seconds']:.0f} s)", flush=True)
-    print_table(rows, args.updates)
+            for setting in ["tuned"] if name == "vgf" else args.settings:
+                algo = name if name == "vgf" else f"{name} ({setting})"
+                path = results / f"{name}-{setting}-seed{seed}-updates{args.updates}.json"
+                if path.exists():
+                    continue
+                row = (run_vgf(data, args, seed) if name == "vgf"
+                       else run_peer(name, data, args, seed, tuned=setting == "tuned"))
+                row.update(algo=algo, seed=seed, updates=args.updates)
+                path.write_text(json.dumps(row))
+                print(f"done: {algo} seed {seed} ({row['seconds']:.0f} s)", flush=True)
+    rows = [json.loads(path.read_text()) for path in sorted(results.glob("*.json"))]
+    print_table(rows, args.task, behavior_return(data))
     ray.shutdown()
     return 0
 
