@@ -139,9 +139,10 @@ def test_ogbench_locomotion_paper_trials_stop_at_their_own_budget() -> None:
         ),
         ({}, "needs 'suite' .* or 'tasks' as a list of mappings on your own data"),
         ({"tasks": [{"name": "a", "env": "Pendulum-v1", "training_steps": 10}]},
-         r"tasks\[0\]: missing required key 'dataset'"),
-        ({"tasks": [{"name": "a", "input_": "rec", "env": "Pendulum-v1", "training_steps": 10}]},
-         r"tasks\[0\]: RLlib input \(input_\) is not supported in sweeps yet"),
+         r"tasks\[0\]: needs one of 'dataset' .* or 'input_'"),
+        ({"tasks": [{"name": "a", "input_": "rec", "dataset": "x.npz", "env": "Pendulum-v1",
+                     "training_steps": 10}]},
+         r"tasks\[0\]: needs one of 'dataset' .* or 'input_'"),
         ({"tasks": [{"name": "a", "input_": "x", "training_steps": 10}]},
          r"tasks\[0\]: missing required key\(s\) \['env'\]"),
         ({"tasks": [{"name": "a", "dataset": "x.npz", "env": "Pendulum-v1"}]},
@@ -395,8 +396,8 @@ def test_own_data_tasks_set_their_data_per_trial(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     spec = parse_sweep({
         "tasks": [
-            {"name": "recorded", "dataset": "rec.parquet", "env": "Pendulum-v1",
-             "training_steps": 200},
+            {"name": "recorded", "input_": "rec", "input_read_episodes": True,
+             "env": "Pendulum-v1", "training_steps": 200},
             {"name": "file", "dataset": "data.npz", "env": "Pendulum-v1", "training_steps": 100},
         ],
         "stop": {"evaluations": 2},
@@ -409,7 +410,8 @@ def test_own_data_tasks_set_their_data_per_trial(tmp_path, monkeypatch) -> None:
         by_task.setdefault(variant["task_name"], []).append(variant)
     recorded, file = by_task["recorded"][0], by_task["file"][0]
     assert len(variants) == 4
-    assert (recorded["dataset"], recorded["input_"]) == (str(tmp_path / "rec.parquet"), "sampler")
+    assert (recorded["dataset"], recorded["input_"], recorded["input_read_episodes"]) == (
+        None, str(tmp_path / "rec"), True)
     assert (file["dataset"], file["input_"], file["input_read_episodes"]) == (
         str(tmp_path / "data.npz"), "sampler", False)
     assert recorded["updates_per_iteration"] == 100 and file["updates_per_iteration"] == 50

@@ -20,16 +20,19 @@ Deviations from RLlib's offline learners, on purpose:
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import ray
 import torch
 from ray.rllib.core import DEFAULT_MODULE_ID
 from ray.rllib.core.learner.torch.torch_learner import TorchLearner
 from ray.rllib.utils.torch_utils import clip_gradients
 from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
-from vgf_rllib.algorithm.replay import ResidentReplayBuffer
+from vgf_rllib.algorithm.replay import ResidentReplayBuffer, shard_rows
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
 from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
@@ -189,27 +192,53 @@ class VGFTorchLearner(TorchLearner):
 
     def load_resident_dataset(
         self,
-        arrays: dict[str, np.ndarray],
+        source: Mapping[str, np.ndarray] | Any,
         obs_mean: np.ndarray | None = None,
         obs_std: np.ndarray | None = None,
         *,
         capacity: int | None = None,
-    ) -> None:
-        """Copy the transitions to this learner's device (normalized if stats are given).
+    ) -> int:
+        """Copy this learner's rows to its device (normalized if stats are given); returns
+        how many it holds.
 
-        ``capacity`` > the dataset size leaves room for online transitions
-        (:meth:`append_transitions`); None holds the dataset alone.
+        ``source`` is the arrays, or an ObjectRef to the run's
+        :class:`~vgf_rllib.algorithm.data_setup.PreparedData` (remote learners take it from
+        Ray's object store, zero-copy on their node). With ``num_learners`` > 1 and
+        ``shard_dataset_across_learners``, the learner keeps only its shard
+        (:func:`~vgf_rllib.algorithm.replay.shard_rows`). ``capacity`` (the whole run's
+        rows, None: the dataset alone) > the dataset size leaves room for online transitions
+        (:meth:`append_transitions`), which every learner receives in full.
         """
+        arrays = source if isinstance(source, Mapping) else ray.get(source).dataset.as_dict()
+        size = len(arrays[TRAIN_FIELDS[0]])
+        rows = self._shard_rows(size)
         module = self.module[DEFAULT_MODULE_ID].unwrapped()
         if obs_mean is not None:
             module.set_observation_statistics(obs_mean, obs_std)
-        data = {
-            name: torch.as_tensor(arrays[name], dtype=torch.float32, device=self._device)
-            for name in TRAIN_FIELDS
-        }
+        with warnings.catch_warnings():
+            # object-store arrays are read-only; offline rows are never written in place (a
+            # buffer with room for online rows copies them into new storage)
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            data = {
+                name: torch.as_tensor(
+                    arrays[name] if rows is None else arrays[name][rows],
+                    dtype=torch.float32,
+                    device=self._device,
+                )
+                for name in TRAIN_FIELDS
+            }
         for name in ("observations", "next_observations"):
             data[name] = module.normalize_observations(data[name])
-        self._data = ResidentReplayBuffer(data, capacity)
+        held = size if rows is None else len(rows)
+        self._data = ResidentReplayBuffer(data, None if capacity is None else capacity - size + held)
+        return held
+
+    def _shard_rows(self, size: int) -> np.ndarray | None:
+        """This learner's row indices when the dataset is sharded across learners, else None."""
+        count = self.config.num_learners
+        if count <= 1 or not self.config.shard_dataset_across_learners:
+            return None
+        return shard_rows(size, self._learner_index or 0, count, seed=int(self.config.seed or 0))
 
     def append_transitions(self, arrays: dict[str, np.ndarray]) -> int:
         """Append online transitions (raw observations) to the buffer; returns the number of

@@ -17,6 +17,18 @@ import numpy as np
 import torch
 
 
+def shard_rows(num_rows: int, shard_index: int, num_shards: int, *, seed: int) -> np.ndarray:
+    """Sorted row indices of shard ``shard_index`` of ``num_shards``: a seeded permutation of
+    the rows split into disjoint parts whose sizes differ by at most one (each learner of a
+    data-parallel run holds one; docs/algorithm.md, "Learners and data parallelism")."""
+    if not 0 <= shard_index < num_shards or num_shards > num_rows:
+        raise ValueError(
+            f"cannot take shard {shard_index} of {num_shards} from {num_rows} rows"
+        )
+    order = np.random.default_rng(seed).permutation(num_rows)
+    return np.sort(np.array_split(order, num_shards)[shard_index])
+
+
 class ResidentReplayBuffer(Mapping[str, torch.Tensor]):
     """Field name -> storage tensor of ``capacity`` rows; rows ``[0, size)`` hold data.
 

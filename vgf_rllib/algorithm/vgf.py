@@ -42,10 +42,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from functools import partial
 from typing import Any, Sequence
 
-import gymnasium as gym
 import numpy as np
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
@@ -57,6 +57,7 @@ from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS
 from ray.rllib.utils.typing import ResultDict
 from ray.tune.registry import register_env
 
+from vgf_rllib.algorithm.data_setup import prepare_data
 from vgf_rllib.algorithm.env_runner import VGFEnvRunner
 from vgf_rllib.algorithm.field_hints import suggestions
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, TARGET_UPDATES, VGFTorchLearner
@@ -70,9 +71,8 @@ from vgf_rllib.core.transport import (
     TWIN_AGGREGATIONS,
     transport_peak_bytes,
 )
-from vgf_rllib.data import OfflineDataset, check_against_spaces, observation_statistics
+from vgf_rllib.data import observation_statistics
 from vgf_rllib.data.rllib_input import input_given
-from vgf_rllib.data.sources import load_configured_data
 from vgf_rllib.envs import make_env
 from vgf_rllib.evaluation import (
     EVAL_EPISODES,
@@ -180,6 +180,7 @@ class VGFConfig(AlgorithmConfig):
         self.dataset_dir: str | None = None   # where suite loaders look for files
         self.rescale_actions = False          # map actions from the env's bounds to [-1, 1]
         self.normalize_observations = False   # z-score observations (stats saved in checkpoint)
+        self.shard_dataset_across_learners = True  # num_learners > 1: each holds ~1/k of the rows
         self.task_name: str | None = None     # the sweep task of a trial (a label; sweeps set it)
         # Networks and optimizers (docs/algorithm.md, "Networks" and "Defaults").
         self.critic_hidden_layers = [512, 512, 512, 512]   # twin critics, LayerNorm + ReLU
@@ -331,6 +332,7 @@ class VGFConfig(AlgorithmConfig):
         dataset_dir: str | None = NotProvided,
         rescale_actions: bool | None = NotProvided,
         normalize_observations: bool | None = NotProvided,
+        shard_dataset_across_learners: bool | None = NotProvided,
     ) -> "VGFConfig":
         """Sets the dataset VGF trains on (docs/algorithm.md, "Data"; docs/data.md).
 
@@ -341,6 +343,10 @@ class VGFConfig(AlgorithmConfig):
             rescale_actions: Map dataset actions from the env's bounds into [-1, 1].
             normalize_observations: Z-score observations with dataset statistics; the
                 statistics are stored in the module and applied when acting.
+            shard_dataset_across_learners: With ``num_learners`` = k > 1, each learner holds a
+                disjoint seeded shard of about 1/k of the rows and samples i.i.d. within it
+                (effective batch k x ``train_batch_size_per_learner``); False: every learner
+                holds every row (docs/algorithm.md, "Learners and data parallelism").
 
         Returns:
             This updated VGFConfig.
@@ -502,7 +508,7 @@ class VGFConfig(AlgorithmConfig):
         if not _is_number(self.gamma) or not 0.0 <= self.gamma <= 1.0:
             self._value_error(f"gamma must be a number in [0, 1], got {self.gamma!r}")
         self._check_choice("precision", PRECISIONS)
-        for name in ("normalize_observations", "rescale_actions", "allow_tf32", "compile_learner",
+        for name in ("normalize_observations", "shard_dataset_across_learners", "rescale_actions", "allow_tf32", "compile_learner",
                      "compile_acting", "kernel_bandwidth_gradient"):
             if not isinstance(getattr(self, name), bool):
                 self._value_error(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -619,32 +625,6 @@ def check_learner_resources(config: VGFConfig, *, action_dim: int) -> None:
         )
 
 
-def env_spaces(env_spec: str) -> tuple[gym.Space, gym.Space]:
-    """Observation and action spaces of the evaluation env ``env_spec``."""
-    env = make_env(env_spec)
-    spaces = env.observation_space, env.action_space
-    env.close()
-    return spaces
-
-
-def configured_spaces(config: VGFConfig) -> tuple[gym.Space, gym.Space] | None:
-    """The spaces set with ``environment(observation_space=..., action_space=...)``, if both are."""
-    if config.observation_space is None or config.action_space is None:
-        return None
-    return config.observation_space, config.action_space
-
-
-def dataset_spaces(dataset: OfflineDataset) -> tuple[gym.Space, gym.Space]:
-    """Spaces implied by the data alone: the spaces an RLlib episode recording carries, else
-    unbounded observations and actions in [-1, 1]."""
-    recorded = dataset.metadata.get("recorded_spaces")
-    if recorded and all(space is not None for space in recorded):
-        return recorded
-    obs_space = gym.spaces.Box(-np.inf, np.inf, (dataset.observation_dim,), np.float32)
-    action_space = gym.spaces.Box(-1.0, 1.0, (dataset.action_dim,), np.float32)
-    return obs_space, action_space
-
-
 class VGF(Algorithm):
     """Value Gradient Flow (Xu, Hu, Sojoudi, Zhang, ICLR 2026) on RLlib's new API stack."""
 
@@ -652,22 +632,16 @@ class VGF(Algorithm):
     def get_default_config(cls) -> VGFConfig:
         return VGFConfig()
 
-    def setup(self, config: Any) -> None:
+    def setup(self, config: Any, shared_data: Mapping[str, Any] | None = None) -> None:
+        """Resolve the data (loaded here, or from ``shared_data``: a sweep driver's
+        :func:`~vgf_rllib.algorithm.data_setup.share_data`), build the learners and give each
+        its rows (remote learners take them from Ray's object store)."""
         prepared = self.config.copy(copy_frozen=False)
-        spaces = env_spaces(prepared.env) if prepared.env else configured_spaces(prepared)
-        dataset = load_configured_data(
-            prepared,
-            observation_space=spaces[0] if spaces else None,
-            action_space=spaces[1] if spaces else None,
-        )
-        if spaces is None and dataset.metadata.get("env_spec"):
-            prepared.environment(dataset.metadata["env_spec"])  # the dataset's own env
-            spaces = env_spaces(prepared.env)
-        if spaces is None:
-            spaces = dataset_spaces(dataset)
-        else:
-            check_against_spaces(dataset, *spaces)
-        prepared.environment(observation_space=spaces[0], action_space=spaces[1])
+        data, data_ref = prepare_data(prepared, shared_data)
+        dataset = data.dataset
+        if data.env and not prepared.env:
+            prepared.environment(data.env)
+        prepared.environment(observation_space=data.observation_space, action_space=data.action_space)
         check_learner_resources(prepared, action_dim=dataset.action_dim)
         capacity = self._buffer_capacity(prepared, len(dataset))
         if prepared.is_online:
@@ -684,9 +658,9 @@ class VGF(Algorithm):
         self.dataset_size = len(dataset)
         self.dataset_fingerprint = dataset.fingerprint()
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
-        arrays = dataset.as_dict()
-        self._on_every_learner(
-            lambda learner: learner.load_resident_dataset(arrays, *stats, capacity=capacity)
+        source = dataset.as_dict() if self.learner_group.is_local else data_ref
+        self.rows_per_learner = self._on_every_learner(
+            lambda learner: learner.load_resident_dataset(source, *stats, capacity=capacity)
         )
         self._sync_env_runner_weights()  # the observation statistics
 

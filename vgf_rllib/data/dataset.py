@@ -78,7 +78,7 @@ class OfflineDataset:
         digest = hashlib.sha256()
         for name, array in self.as_dict().items():
             digest.update(name.encode())
-            digest.update(array.tobytes())
+            digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
         return digest.hexdigest()[:16]
 
     def as_dict(self) -> dict[str, np.ndarray]:

@@ -6,6 +6,11 @@ from the trial's task (:class:`TaskValue`). ASHA runs per task (:class:`PerTaskA
 trials of the same task. Each iteration trains one round of the sweep's schedule and evaluates
 all L_test budgets; a trial stops after its task's rounds (:class:`TaskRounds`: tasks with larger
 budgets, such as OGBench antmaze-giant's 3M steps, run more rounds at the same eval interval).
+
+The driver loads each distinct dataset once, before any trial starts, and shares it through
+Ray's object store (:func:`shared_trainable`): no trial reads the source, so data on the head
+node, on shared storage or behind RLlib's ``input_`` serves a whole cluster (docs/sweeps.md,
+"Scaling out").
 """
 
 from __future__ import annotations
@@ -132,11 +137,21 @@ def storage_uri(storage: str) -> str:
     return str(Path(storage).expanduser().resolve())
 
 
+def shared_trainable(spec: SweepSpec) -> type:
+    """VGF with every distinct dataset of the sweep's tasks loaded here once and handed to the
+    trials by reference (``tune.with_parameters``; trials keep the name "VGF")."""
+    from vgf_rllib import VGF, VGFConfig
+    from vgf_rllib.algorithm.data_setup import share_data
+
+    configs = [VGFConfig().update_from_dict(spec.task_config(task)) for task in spec.tasks]
+    return tune.with_parameters(VGF, shared_data=share_data(configs))
+
+
 def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None) -> tune.Tuner:
     """A fresh Tuner for ``spec`` writing to ``<storage>/<spec.name>``."""
     concurrent = spec.max_concurrent if max_concurrent is None else max_concurrent
     return tune.Tuner(
-        "VGF",
+        shared_trainable(spec),
         param_space=param_space(spec),
         tune_config=tune.TuneConfig(
             num_samples=spec.num_samples,
@@ -222,7 +237,7 @@ def run_sweep(
         if not tune.Tuner.can_restore(path):
             raise FileNotFoundError(f"no Tune experiment to resume at {path}")
         tuner = tune.Tuner.restore(
-            path, trainable="VGF", resume_unfinished=True, resume_errored=True
+            path, trainable=shared_trainable(spec), resume_unfinished=True, resume_errored=True
         )
     else:
         if tune.Tuner.can_restore(path):

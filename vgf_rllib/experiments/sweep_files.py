@@ -242,17 +242,12 @@ def _own_data_suite(where: str, tasks: Any, training_steps: Any) -> Suite:
         missing = [key for key in ("name", "env") if not raw.get(key)]
         if missing:
             raise _fail(at, f"missing required key(s) {missing}")
-        if "input_" in raw:
-            # a trial holds its CPUs while Ray Data's read tasks wait for one: on a node the
-            # trials fill, the read never starts (seen with 2 trials on 2 CPUs)
+        if ("dataset" in raw) == ("input_" in raw):
             raise _fail(
                 at,
-                "RLlib input (input_) is not supported in sweeps yet: trials reading through "
-                "Ray Data wait for CPUs the trials hold; sweep a 'dataset' file (.npz/.parquet) "
-                "instead",
+                "needs one of 'dataset' (a .npz/.parquet path or dataset spec) or 'input_' "
+                "(RLlib's offline input: paths or URIs)",
             )
-        if "dataset" not in raw:
-            raise _fail(at, "missing required key 'dataset' (a .npz/.parquet path or dataset spec)")
         if "dataset" in raw and set(raw) & (set(DATA_FIELD_DEFAULTS) - {"dataset"}):
             raise _fail(at, "RLlib input fields (input_read_*, ...) apply to 'input_' tasks only")
         if "training_steps" in raw and training_steps is not None:
