@@ -341,23 +341,56 @@ def test_cli_evaluate_accepts_a_relative_run_dir(tmp_path, monkeypatch, capsys):
     assert "L_test" in capsys.readouterr().out
 
 
-def test_two_learners_sample_different_data_and_stay_in_sync():
-    algo = small_config().learners(num_learners=2).build_algo()
-    algo.train()
-    states = [
+def _learner_views(algo: VGF) -> list[tuple[int, int, np.ndarray, list[torch.Tensor]]]:
+    """Per learner: its minibatch seed, index, offline rewards held, and weights."""
+    return [
         call.get()
         for call in algo.learner_group.foreach_learner(
             lambda learner: (
                 int(learner._index_generator.initial_seed()),
+                int(learner._learner_index),
+                learner._data["rewards"][: learner._data.offline_size].cpu().numpy(),
                 [p.detach().clone() for p in learner.module["default_policy"].unwrapped().parameters()],
             )
         )
     ]
+
+
+def test_two_learners_hold_disjoint_shards_and_stay_in_sync():
+    from vgf_rllib.algorithm.replay import shard_rows
+    from vgf_rllib.data import load_dataset
+
+    algo = small_config().learners(num_learners=2).build_algo()
+    assert algo.rows_per_learner == [1000, 1000]
+    algo.train()
+    (seed_a, index_a, rewards_a, weights_a), (seed_b, index_b, rewards_b, weights_b) = _learner_views(algo)
     algo.stop()
-    (seed_a, weights_a), (seed_b, weights_b) = states
     assert seed_a != seed_b  # each learner draws its own i.i.d. minibatches
     for a, b in zip(weights_a, weights_b):  # DDP keeps the replicas identical
         assert torch.equal(a, b)
+    rewards = load_dataset(f"{DATASET_SPEC}-2000").rewards
+    shards = [shard_rows(len(rewards), index, 2, seed=3) for index in (index_a, index_b)]
+    assert not set(shards[0]) & set(shards[1]) and len(set(shards[0]) | set(shards[1])) == 2000
+    np.testing.assert_array_equal(rewards_a, rewards[shards[0]])
+    np.testing.assert_array_equal(rewards_b, rewards[shards[1]])
+
+
+def test_unsharded_learners_each_hold_every_row():
+    algo = small_config().learners(num_learners=2).offline_dataset(
+        shard_dataset_across_learners=False).build_algo()
+    assert algo.rows_per_learner == [2000, 2000]
+    algo.stop()
+
+
+def test_shard_rows_split_evenly_disjoint_and_seeded():
+    from vgf_rllib.algorithm.replay import shard_rows
+
+    shards = [shard_rows(10, index, 3, seed=0) for index in range(3)]
+    assert sorted(len(s) for s in shards) == [3, 3, 4]
+    assert sorted(np.concatenate(shards).tolist()) == list(range(10))
+    assert not np.array_equal(shard_rows(10, 0, 3, seed=1), shards[0])
+    with pytest.raises(ValueError, match="cannot take shard 3 of 3 from 10 rows"):
+        shard_rows(10, 3, 3, seed=0)
 
 
 def test_compute_actions_takes_one_observation_or_a_batch_numpy_or_torch(trained_demo_module):

@@ -16,8 +16,10 @@ Deviations of the config from RLlib's usual offline setup, on purpose:
 - ``lr`` is None: the critics and the flow sampler have their own learning rates.
 
 Deviations of the algorithm from RLlib's offline algorithms, on purpose:
-- ``setup`` loads the dataset once on the driver (spaces, observation statistics) and
-  hands the arrays to every learner, which keeps them on its device.
+- ``setup`` loads the dataset once on the driver (or takes a sweep driver's shared copy from
+  Ray's object store; ``algorithm/data_setup.py``), and hands it to every learner (remote ones
+  by object reference), which keeps its rows, a ~1/k shard with k > 1 learners, on its device
+  (docs/algorithm.md, "Learners and data parallelism").
 - ``training_step`` runs ``updates_per_iteration`` gradient steps inside each learner.
 - ``step`` adds ``vgf_eval`` (one record per L_test) on evaluation iterations.
 - The learner's ``apply_gradients`` does not test each gradient for NaN/inf (RLlib's version

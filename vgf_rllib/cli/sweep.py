@@ -35,9 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tasks", nargs="+", metavar="TASK", help="run only these tasks of the suite"
     )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    parser.add_argument(
-        "--skip-data-check", action="store_true", help="do not check for local datasets"
-    )
     parser.add_argument("--dry-run", action="store_true", help="print the plan, run nothing")
     parser.set_defaults(func=run)
 
@@ -101,10 +98,11 @@ def run(args: argparse.Namespace) -> int:
         spec = replace(spec, name=args.name)
     storage = args.storage or default_storage()
     _print_plan(spec, storage)
-    missing = [] if args.skip_data_check else missing_data(spec)
+    missing = missing_data(spec)
     if missing:
         print(
-            "error: datasets not found (or pass --skip-data-check when they live on the workers):",
+            "error: datasets not found (the sweep loads every dataset here, once, and shares it "
+            "with the trials through Ray's object store):",
             file=sys.stderr,
         )
         print("\n".join(f"  {line}" for line in missing), file=sys.stderr)

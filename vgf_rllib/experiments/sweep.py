@@ -28,6 +28,8 @@ from vgf_rllib.experiments.sweep_files import SweepSpec
 
 #: file the sweep writes into the experiment folder for ``vgf-rllib report``
 METADATA_FILE = "vgf_sweep.yaml"
+#: the Tune name of a sweep's trainable (trial folders are ``VGF_sweep_<env>_<id>``)
+SWEEP_TRAINABLE = "VGF_sweep"
 
 
 class TaskValue:
@@ -139,16 +141,28 @@ def storage_uri(storage: str) -> str:
 
 def shared_trainable(spec: SweepSpec) -> type:
     """VGF with every distinct dataset of the sweep's tasks loaded here once and handed to the
-    trials by reference (``tune.with_parameters``; trials keep the name "VGF")."""
+    trials by reference (``tune.with_parameters``).
+
+    Registered as :data:`SWEEP_TRAINABLE`, not "VGF": every process that imports vgf_rllib
+    registers plain VGF as "VGF" in the job's Tune registry, so a trial restarted after a lost
+    node would otherwise come back without the shared data (and read the source).
+    """
     from vgf_rllib import VGF, VGFConfig
     from vgf_rllib.algorithm.data_setup import share_data
 
     configs = [VGFConfig().update_from_dict(spec.task_config(task)) for task in spec.tasks]
-    return tune.with_parameters(VGF, shared_data=share_data(configs))
+    trainable = tune.with_parameters(VGF, shared_data=share_data(configs))
+    trainable.__name__ = SWEEP_TRAINABLE
+    return trainable
 
 
-def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None) -> tune.Tuner:
-    """A fresh Tuner for ``spec`` writing to ``<storage>/<spec.name>``."""
+def build_tuner(
+    spec: SweepSpec,
+    storage: str,
+    max_concurrent: int | None = None,
+    callbacks: list[tune.Callback] | None = None,
+) -> tune.Tuner:
+    """A fresh Tuner for ``spec`` writing to ``<storage>/<spec.name>`` (``callbacks``: Tune's)."""
     concurrent = spec.max_concurrent if max_concurrent is None else max_concurrent
     return tune.Tuner(
         shared_trainable(spec),
@@ -162,6 +176,7 @@ def build_tuner(spec: SweepSpec, storage: str, max_concurrent: int | None = None
             name=spec.name,
             storage_path=storage_uri(storage),
             stop=TaskRounds(spec.rounds_by_task()),
+            callbacks=callbacks,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(
                 checkpoint_frequency=spec.checkpoint_frequency,
@@ -229,9 +244,15 @@ def trial_resources(spec: SweepSpec) -> dict[str, float]:
 
 
 def run_sweep(
-    spec: SweepSpec, storage: str, *, resume: bool = False, max_concurrent: int | None = None
+    spec: SweepSpec,
+    storage: str,
+    *,
+    resume: bool = False,
+    max_concurrent: int | None = None,
+    callbacks: list[tune.Callback] | None = None,
 ) -> tune.ResultGrid:
-    """Run (or, with ``resume``, continue) the sweep; returns Tune's results."""
+    """Run (or, with ``resume``, continue) the sweep; returns Tune's results. ``callbacks``
+    (Tune's, e.g. for logging) apply to a new sweep; a resumed one keeps its own."""
     path = experiment_path(spec, storage)
     if resume:
         if not tune.Tuner.can_restore(path):
@@ -245,7 +266,7 @@ def run_sweep(
                 f"{path} already holds this sweep: resume it, or pick another name/storage"
             )
         write_metadata(spec, path)
-        tuner = build_tuner(spec, storage, max_concurrent)
+        tuner = build_tuner(spec, storage, max_concurrent, callbacks)
     return tuner.fit()
 
 

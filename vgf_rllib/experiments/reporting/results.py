@@ -90,13 +90,18 @@ def load_trial(trial_dir: Path, root: Path) -> pd.DataFrame:
         "task": task,
         "group": task_info.get("group", task),
         "trial": trial_dir.name,
-        "errored": (trial_dir / "error.txt").exists(),
+        "errored": False,  # set below from the results
         "dataset": str(config.get("dataset")),
         "dataset_dir": config.get("dataset_dir"),
     }
     params = {key: _hashable(value) for key, value in config.items()}
     rows = []
-    for result in _read_results(trial_dir / "result.json"):
+    results = list(_read_results(trial_dir / "result.json"))
+    # Tune keeps error.txt after a failure it recovered from (a lost node): errored = failed
+    # and not finished since
+    finished = bool(results) and bool(results[-1].get("done"))
+    base["errored"] = (trial_dir / "error.txt").exists() and not finished
+    for result in results:
         for record in _eval_rows(result):
             rows.append(
                 {
