@@ -20,6 +20,7 @@ Deviations from RLlib's offline learners, on purpose:
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -149,14 +150,21 @@ class VGFTorchLearner(TorchLearner):
 
         Built by the function that builds the module's acting settings
         (``policy_settings_from_model_config``), from the same model config; see
-        docs/algorithm.md, "Critic target", step 1.
+        docs/algorithm.md, "Critic target", step 1. With several learners a clipped direction
+        (A-VGF) takes its norm over every learner's particles.
         """
         if module_id not in self._policy_settings:
-            self._policy_settings[module_id] = policy_settings_from_model_config(
+            settings = policy_settings_from_model_config(
                 self._module[module_id].unwrapped().model_config,
                 flow_steps=self.config.get_config_for_module(module_id).train_flow_steps,
                 acting=False,
             )
+            if self.config.num_learners > 1 and settings.transport.max_direction_norm is not None:
+                # A-VGF's direction clip over the union of the learners' minibatches
+                # (docs/algorithm.md, "Several learners")
+                transport = replace(settings.transport, norm_across_learners=True)
+                settings = replace(settings, transport=transport)
+            self._policy_settings[module_id] = settings
         return self._policy_settings[module_id]
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
