@@ -163,10 +163,13 @@ def on_learners(algo: VGF, fn: Any) -> list[Any]:
     return [call.get() for call in algo.learner_group.foreach_learner(fn)]
 
 
-#: (variant, training options): VGF; A-VGF with the paper's sgd particle steps, whose size the
-#: batch-wide direction clip sets (with the authors' fresh Adam a rescaled direction moves the
-#: particles about as far, so a clip over the wrong rows would hardly show)
-CASES = {"vgf": ("vgf", {}), "a-vgf-sgd": ("a-vgf", {"particle_optimizer": "sgd"})}
+#: (variant, training options): VGF; A-VGF with the paper's sgd particle steps of eps = 1, whose
+#: length the batch-wide direction clip sets (with the authors' fresh Adam a rescaled direction
+#: moves the particles about as far, so a clip over the wrong rows would hardly show)
+CASES = {
+    "vgf": ("vgf", {}),
+    "a-vgf-sgd": ("a-vgf", {"particle_optimizer": "sgd", "step_size": 1.0}),
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
