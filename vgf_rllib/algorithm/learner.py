@@ -168,7 +168,7 @@ class VGFTorchLearner(TorchLearner):
             )
             if self.config.num_learners > 1 and settings.transport.max_direction_norm is not None:
                 # A-VGF's direction clip over the union of the learners' minibatches
-                # (docs/algorithm.md, "Several learners")
+                # (docs/algorithm.md, "Several learners" under "How it maps onto RLlib")
                 transport = replace(settings.transport, norm_across_learners=True)
                 settings = replace(settings, transport=transport)
             self._policy_settings[module_id] = settings

@@ -51,7 +51,8 @@ class TransportSettings:
     clip_per_state: bool = False
     #: the whole-tensor clip norm summed over the data-parallel learners (torch.distributed's
     #: default group), so that k learners clip as one learner on the union of their minibatches;
-    #: set by the learner when RLlib runs several (docs/algorithm.md, "Several learners")
+    #: set by the learner when RLlib runs several (docs/algorithm.md, "Several learners" under
+    #: "How it maps onto RLlib")
     norm_across_learners: bool = False
     #: differentiate the repulsion through the median bandwidth too, as the authors' autodiff
     #: (docs/algorithm.md, "Transport", step 4, and item 1 of "Deviations from the authors' code")
