@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,8 @@ class VGFTorchLearner(TorchLearner):
         self._policy_settings: dict[ModuleID, ParticlePolicySettings] = {}
         self._index_generator = torch.Generator(device=self._device)
         self._index_generator.manual_seed(int(self.config.seed or 0) + 7919 * (self._learner_index or 0))
+        if self._learner_index:  # RLlib seeds every learner's torch RNG (the loss draws) alike
+            torch.manual_seed(self._learner_seed(int(self.config.seed or 0)))
         if self._device.type == "cuda":  # a process-wide switch; learners own their process
             torch.backends.cuda.matmul.allow_tf32 = bool(self.config.allow_tf32)
             torch.backends.cudnn.allow_tf32 = bool(self.config.allow_tf32)
@@ -79,6 +82,11 @@ class VGFTorchLearner(TorchLearner):
         self._losses_fn = (
             torch.compile(vgf_losses, dynamic=False) if self.config.compile_learner else vgf_losses
         )
+
+    def _learner_seed(self, base: int) -> int:
+        """A seed of this learner's own, derived from ``base`` and the learner index."""
+        sequence = np.random.SeedSequence([base, int(self._learner_index or 0)])
+        return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
     def configure_optimizers_for_module(self, module_id: ModuleID, config: Any = None) -> None:
         module = self._module[module_id]
@@ -152,14 +160,21 @@ class VGFTorchLearner(TorchLearner):
 
         Built by the function that builds the module's acting settings
         (``policy_settings_from_model_config``), from the same model config; see
-        docs/algorithm.md, "Critic target", step 1.
+        docs/algorithm.md, "Critic target", step 1. With several learners a clipped direction
+        (A-VGF) takes its norm over every learner's particles.
         """
         if module_id not in self._policy_settings:
-            self._policy_settings[module_id] = policy_settings_from_model_config(
+            settings = policy_settings_from_model_config(
                 self._module[module_id].unwrapped().model_config,
                 flow_steps=self.config.get_config_for_module(module_id).train_flow_steps,
                 acting=False,
             )
+            if self.config.num_learners > 1 and settings.transport.max_direction_norm is not None:
+                # A-VGF's direction clip over the union of the learners' minibatches
+                # (docs/algorithm.md, "Learners and data parallelism")
+                transport = replace(settings.transport, norm_across_learners=True)
+                settings = replace(settings, transport=transport)
+            self._policy_settings[module_id] = settings
         return self._policy_settings[module_id]
 
     def apply_gradients(self, gradients_dict: ParamDict) -> None:
@@ -323,6 +338,8 @@ class VGFTorchLearner(TorchLearner):
         return state
 
     def set_state(self, state: StateDict) -> None:
+        """Restore what :meth:`get_state` saved; with several learners, the second and later
+        continue random streams of their own, derived from the restored ones."""
         super().set_state(state)
         self._num_updates = int(state.get(NUM_UPDATES_LIFETIME, self._num_updates))
         if BUFFER_STATE in state:
@@ -335,3 +352,11 @@ class VGFTorchLearner(TorchLearner):
             torch.set_rng_state(torch.as_tensor(state["torch_rng_state"]))
         if "cuda_rng_state" in state and self._device.type == "cuda":
             torch.cuda.set_rng_state(torch.as_tensor(state["cuda_rng_state"]), self._device)
+        if self._learner_index and "index_generator_state" in state:
+            # RLlib gives every learner the first learner's state (checkpoints hold only its):
+            # learner 0 continues its streams, the others derive their own from them, so that
+            # no two learners draw the same minibatches and noise after a restore
+            generator = self._index_generator
+            draw = int(torch.randint(2**62, (1,), generator=generator, device=self._device))
+            generator.manual_seed(self._learner_seed(draw))
+            torch.manual_seed(self._learner_seed(int(torch.randint(2**62, (1,)))))

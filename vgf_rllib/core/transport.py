@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.distributed as dist
 
 TwinQFunction = Callable[[torch.Tensor], torch.Tensor]
 #: particles (B, N, d) -> the direction phi (B, N, d) they move along
@@ -48,6 +49,11 @@ class TransportSettings:
     #: the authors' batched update); True, over each state's (N, d) particles (acting, as the
     #: authors act one state per call)
     clip_per_state: bool = False
+    #: the whole-tensor clip norm summed over the data-parallel learners (torch.distributed's
+    #: default group), so that k learners clip as one learner on the union of their minibatches;
+    #: set by the learner when RLlib runs several (docs/algorithm.md, "Learners and data
+    #: parallelism")
+    norm_across_learners: bool = False
     #: differentiate the repulsion through the median bandwidth too, as the authors' autodiff
     #: (docs/algorithm.md, "Transport", step 4, and item 1 of "Deviations from the authors' code")
     bandwidth_gradient: bool = False
@@ -230,12 +236,33 @@ def kernel_direction(
     return phi
 
 
-def clip_norm(phi: torch.Tensor, limit: float, *, per_state: bool) -> torch.Tensor:
+def clip_norm(
+    phi: torch.Tensor, limit: float, *, per_state: bool, across_learners: bool = False
+) -> torch.Tensor:
     """``phi`` ``(B, N, d)`` scaled down to norm ``limit`` where it is longer, as optax's
     ``clip_by_global_norm``: the norm of the whole tensor, or of each state's ``(N, d)`` slice
-    with ``per_state`` (docs/algorithm.md, "Variants")."""
-    norm = phi.flatten(1).norm(dim=1)[:, None, None] if per_state else phi.norm()
+    with ``per_state`` (docs/algorithm.md, "Variants"). ``across_learners``: the whole tensor's
+    norm is that of every learner's ``phi`` together (:func:`sum_over_learners`)."""
+    if per_state:
+        norm = phi.flatten(1).norm(dim=1)[:, None, None]
+    elif across_learners:
+        norm = sum_over_learners(phi.square().sum()).sqrt()
+    else:
+        norm = phi.norm()
     return phi * (limit / norm.clamp_min(limit))
+
+
+def sum_over_learners(value: torch.Tensor) -> torch.Tensor:
+    """``value`` summed over the processes of torch.distributed's default group (RLlib's
+    data-parallel learners), by a functional all-reduce that ``torch.compile`` can trace. Every
+    learner must call it at the same point of its step, as DDP's gradient all-reduce."""
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(
+            "a norm across learners needs torch.distributed's process group (num_learners > 1)"
+        )
+    from torch.distributed import _functional_collectives as funcol
+
+    return funcol.all_reduce(value, "sum", dist.group.WORLD)
 
 
 class ParticleStepper:
@@ -256,7 +283,12 @@ class ParticleStepper:
         settings = self.settings
         self.count += 1
         if settings.max_direction_norm is not None:
-            phi = clip_norm(phi, settings.max_direction_norm, per_state=settings.clip_per_state)
+            phi = clip_norm(
+                phi,
+                settings.max_direction_norm,
+                per_state=settings.clip_per_state,
+                across_learners=settings.norm_across_learners,
+            )
         if settings.optimizer == "sgd":
             moved = particles + settings.step_size * phi
         else:
