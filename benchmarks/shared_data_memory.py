@@ -6,8 +6,14 @@ Bytes first: a dataset of R rows with observation size o and action size a holds
 R x (2o + a + 3) float32 values; 1M rows, o=29, a=8 (antmaze-sized) is 276 MB. Each trial also
 holds its Python, torch and Ray runtime (a few hundred MB, the same in both routes). Per trial
 process the table gives RSS, USS (pages only it holds) and PSS (shared pages divided among
-their users), measured after the trial built its learner and trained a few updates; the
-object store's usage is counted once, in the total.
+their users; Linux's ``/proc/PID/smaps_rollup``), measured after the trial built its learner and
+trained a few updates. The total is the trials' USS plus the object store's usage (the one shared
+copy): shared library pages, the same in both routes, are left out.
+
+A second table: one run with ``num_learners=2``, rows sharded across the learners
+(``shard_dataset_across_learners``, the default) or not: per learner, the rows and the bytes of
+its device buffer (on a GPU these are device copies; on a CPU unsharded float32 rows are views of
+the object store's copy, so the sharded learner's private USS is the larger one there).
 
     python benchmarks/shared_data_memory.py --rows 1000000 --trials 4
 """
@@ -23,9 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 MB = 2**20
+
+
+def memory_of(pid: int) -> dict[str, float]:
+    """RSS, USS (private pages) and PSS of a process in MB, from Linux's ``smaps_rollup``."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":")
+        fields[name] = int(value.split()[0]) / 1024  # kB
+    return {"rss": fields["Rss"], "pss": fields["Pss"],
+            "uss": fields["Private_Clean"] + fields["Private_Dirty"]}
 
 
 def write_dataset(path: Path, rows: int, obs_dim: int, action_dim: int) -> None:
@@ -78,20 +93,33 @@ def measure(route: str, dataset: Path, trials: int) -> dict[str, Any]:
     actors = [ray.remote(num_cpus=0)(Measured).remote(config=config.copy()) for _ in range(trials)]
     ray.get([actor.train.remote() for actor in actors])
     seconds = time.perf_counter() - start
-    processes = [psutil.Process(pid) for pid in ray.get([a.pid.remote() for a in actors])]
-    infos = [p.memory_full_info() for p in processes]
+    infos = [memory_of(pid) for pid in ray.get([a.pid.remote() for a in actors])]
     store = ray.available_resources().get("object_store_memory", 0.0)
     used = ray.cluster_resources().get("object_store_memory", 0.0) - store
     for actor in actors:
         ray.kill(actor)
     return {
         "route": route,
-        "rss": [i.rss / MB for i in infos],
-        "uss": [i.uss / MB for i in infos],
-        "pss": [i.pss / MB for i in infos],
+        "rss": [i["rss"] for i in infos],
+        "uss": [i["uss"] for i in infos],
+        "pss": [i["pss"] for i in infos],
         "store": used / MB,
         "seconds": seconds,
     }
+
+
+def measure_learners(dataset: Path, shard: bool) -> list[dict[str, float]]:
+    """Rows, buffer bytes and USS of each of 2 remote learners of one VGF run."""
+    config = trial_config(dataset).learners(num_learners=2).offline_dataset(
+        shard_dataset_across_learners=shard)
+    algo = config.build_algo()
+    held = algo.learner_group.foreach_learner(
+        lambda learner: (learner._data.size, sum(t.nbytes for t in learner._data.values()), os.getpid())
+    )
+    rows = [{"rows": r, "buffer": b / MB, "uss": memory_of(pid)["uss"]}
+            for r, b, pid in (call.get() for call in held)]
+    algo.stop()
+    return rows
 
 
 def main() -> int:
@@ -118,16 +146,28 @@ def main() -> int:
             rows.append(measure(route.split()[0] if route == "shared" else "file", dataset, args.trials))
             rows[-1]["route"] = route
             ray.shutdown()
+        ray.init(include_dashboard=False, log_to_driver=False,
+                 object_store_memory=int(max(2 * data_mb, 512) * MB))
+        learners = {shard: measure_learners(dataset, shard) for shard in (False, True)}
+        ray.shutdown()
     print(f"\n{'route':<16} {'RSS/trial':>10} {'USS/trial':>10} {'PSS/trial':>10} "
-          f"{'store':>7} {'total PSS+store':>16} {'start+1 iter s':>15}")
+          f"{'store':>7} {'total USS+store':>16} {'start+1 iter s':>15}")
     for row in rows:
-        total = sum(row["pss"]) + row["store"]
+        total = sum(row["uss"]) + row["store"]
         print(f"{row['route']:<16} {np.mean(row['rss']):>8.0f}MB {np.mean(row['uss']):>8.0f}MB "
               f"{np.mean(row['pss']):>8.0f}MB {row['store']:>5.0f}MB {total:>14.0f}MB "
               f"{row['seconds']:>15.1f}")
-    before, after = (sum(r["pss"]) + r["store"] for r in rows)
+    before, after = (sum(r["uss"]) + r["store"] for r in rows)
     print(f"\ntotal memory, shared / per-trial load: {after / before:.2f}x "
           f"(USS per trial: {np.mean(rows[1]['uss']) / np.mean(rows[0]['uss']):.2f}x)")
+    print(f"\nnum_learners=2{'':<8} {'rows/learner':>12} {'buffer/learner':>15} {'USS/learner':>12}")
+    for shard, per_learner in learners.items():
+        label = "sharded" if shard else "every row"
+        print(f"{label:<22} {np.mean([r['rows'] for r in per_learner]):>12.0f} "
+              f"{np.mean([r['buffer'] for r in per_learner]):>13.0f}MB "
+              f"{np.mean([r['uss'] for r in per_learner]):>10.0f}MB")
+    ratio = np.mean([r["buffer"] for r in learners[True]]) / np.mean([r["buffer"] for r in learners[False]])
+    print(f"buffer per learner, sharded / every row: {ratio:.2f}x")
     return 0
 
 

@@ -89,3 +89,20 @@ def test_compare_reference_runs_our_side_on_generated_ogbench_data(tmp_path: Pat
     assert "Final scores at step 20" in output
     for name in ("curves.csv", "losses.csv", "curves.png", "summary.json"):
         assert (tmp_path / "out" / name).is_file()
+
+
+def test_shared_data_memory_prints_both_routes() -> None:
+    output = run_benchmark("shared_data_memory.py", "--rows", "5000", "--obs-dim", "3",
+                           "--action-dim", "1", "--trials", "2")
+    assert "per-trial load" in output and "shared " in output
+    assert "total memory, shared / per-trial load:" in output
+
+
+def test_rllib_peers_records_and_scores_every_algorithm(tmp_path: Path) -> None:
+    output = run_benchmark(
+        "rllib_peers.py", "--root", str(tmp_path), "--record-episodes", "2", "--updates", "4",
+        "--updates-per-call", "2", "--seeds", "0", "--episodes", "1", "--settings", "shipped",
+    )
+    for algo in ("vgf", "bc (shipped)", "cql (shipped)", "iql (shipped)"):
+        assert algo in output
+    assert "mean of seed means" in output

@@ -213,8 +213,9 @@ class VGFTorchLearner(TorchLearner):
         *,
         capacity: int | None = None,
     ) -> int:
-        """Copy this learner's rows to its device (normalized if stats are given); returns
-        how many it holds.
+        """Put this learner's rows on its device, where they stay (float32 rows on the CPU
+        are used in place, not copied; ``normalize_observations`` z-scores copies of the
+        observations with ``obs_mean``/``obs_std``); returns how many rows it holds.
 
         ``source`` is the arrays, or an ObjectRef to the run's
         :class:`~vgf_rllib.algorithm.data_setup.PreparedData` (remote learners take it from
@@ -242,11 +243,21 @@ class VGFTorchLearner(TorchLearner):
                 )
                 for name in TRAIN_FIELDS
             }
-        for name in ("observations", "next_observations"):
-            data[name] = module.normalize_observations(data[name])
         held = size if rows is None else len(rows)
-        self._data = ResidentReplayBuffer(data, None if capacity is None else capacity - size + held)
+        self._data = ResidentReplayBuffer(
+            self._normalized(data), None if capacity is None else capacity - size + held
+        )
         return held
+
+    def _normalized(self, rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``rows`` with observations z-scored by the module's statistics where
+        ``normalize_observations`` is on (new tensors); else as they are, so that the offline
+        rows are not copied."""
+        if self.config.normalize_observations:
+            module = self.module[DEFAULT_MODULE_ID].unwrapped()
+            for name in ("observations", "next_observations"):
+                rows[name] = module.normalize_observations(rows[name])
+        return rows
 
     def _shard_rows(self, size: int) -> np.ndarray | None:
         """This learner's row indices when the dataset is sharded across learners, else None."""
@@ -260,14 +271,11 @@ class VGFTorchLearner(TorchLearner):
         online transitions appended so far (docs/algorithm.md, "Offline-to-online fine-tuning")."""
         if self._data is None:
             raise RuntimeError("load_resident_dataset() must run before appending transitions")
-        module = self.module[DEFAULT_MODULE_ID].unwrapped()
         rows = {
             name: torch.as_tensor(arrays[name], dtype=torch.float32, device=self._device)
             for name in TRAIN_FIELDS
         }
-        for name in ("observations", "next_observations"):
-            rows[name] = module.normalize_observations(rows[name])
-        self._data.append(rows)
+        self._data.append(self._normalized(rows))
         return self._data.num_appended
 
     @property
