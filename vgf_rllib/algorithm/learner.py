@@ -35,6 +35,7 @@ from ray.rllib.utils.typing import ModuleID, ParamDict, StateDict
 
 from vgf_rllib.algorithm.replay import ResidentReplayBuffer, shard_rows
 from vgf_rllib.algorithm.rl_module import policy_settings_from_model_config
+from vgf_rllib.compile_guard import CompiledOrEager
 from vgf_rllib.core.losses import LossDraws, vgf_losses
 from vgf_rllib.core.networks import polyak_update
 from vgf_rllib.core.policy import ParticlePolicySettings
@@ -80,7 +81,7 @@ class VGFTorchLearner(TorchLearner):
                 warn(message)
         # one compiled graph per module and shapes (docs/algorithm.md, "Compiled update step")
         self._losses_fn = (
-            torch.compile(vgf_losses, dynamic=False) if self.config.compile_learner else vgf_losses
+            CompiledOrEager(vgf_losses, dynamic=False) if self.config.compile_learner else vgf_losses
         )
 
     def _learner_seed(self, base: int) -> int:

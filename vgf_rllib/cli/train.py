@@ -13,6 +13,7 @@ import shutil
 import signal
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +392,7 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
     from tqdm.auto import tqdm
 
     from vgf_rllib.algorithm.learner import NonFiniteLossError
+    from vgf_rllib.compile_guard import shielded_children
     from vgf_rllib.run_dir import CheckpointError
 
     info = run_dir.read_info()
@@ -408,8 +410,11 @@ def train_and_evaluate(args: argparse.Namespace, algo: Any, run_dir: Any, *, sta
     ) as bar:
         for iteration in range(start + 1, total + 1):
             tick = time.time()
+            # the compiling iteration's child processes (C++ compiler) ignore the terminal's Ctrl-C
+            compiling = iteration < timed_iteration and algo.config.compile_learner
             try:
-                result = algo.train()
+                with shielded_children() if compiling else nullcontext():
+                    result = algo.train()
             except NonFiniteLossError as error:
                 writer.close()
                 algo.stop()
