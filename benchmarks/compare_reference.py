@@ -5,7 +5,12 @@ given as ``--reference DIR``; nothing of it is copied here) and ours (``vgf_rlli
 Ray RLlib) on the same OGBench single-task dataset files, then prints both learning curves
 (success rate and return at every L_test in {0, 1, 2, 3}), the final scores and the training
 throughput of each, and writes ``curves.csv``, ``losses.csv``, ``summary.json`` and
-``curves.png`` under ``--output``.
+``curves.png`` under ``--output``. Its last table is the verdict per L_test on the final
+``--metric`` (success rate by default): mean +- s.e. over ``--seeds`` for each implementation,
+the difference ours - reference paired by seed with its 95% t confidence interval, and
+"equivalent" (the CI within +-``--margin``), "ours better" / "authors better" (the CI excludes 0
+on that side) or "inconclusive" (otherwise, and with one seed); ``compare/stats.py`` states the
+rule.
 
 The reference runs as a subprocess with the interpreter of its own environment
 (``--reference-python``): its ``main.py`` with ``--agent=agents/vgf.py``, started through
@@ -17,7 +22,8 @@ printed at the end of ``--help``).
 Modules (``benchmarks/compare/``): ``settings.py`` (options, the settings mapping), ``data.py``
 (the dataset files), ``reference.py`` (runs the reference, reads its outputs), ``launcher.py``
 (runs in the reference's interpreter), ``ours.py`` (trains and evaluates ours), ``report.py``
-(tables, throughput, CSV), ``plot.py`` (``curves.png``).
+(tables, throughput, CSV), ``stats.py`` (paired differences, the verdict), ``plot.py``
+(``curves.png``).
 
 What cannot be matched:
 - Random streams: JAX PRNG vs torch; with the same seed the initial weights, minibatch order,

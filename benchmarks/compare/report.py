@@ -9,7 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .settings import TEST_FLOW_STEPS
+from .settings import IMPLS, TEST_FLOW_STEPS
+from .stats import mean_se, paired_difference, verdict
 
 CURVE_FIELDS = ["impl", "seed", "step", "init", "L_test", "success_rate", "return_mean"]
 LOSS_FIELDS = ["impl", "seed", "step", "critic_loss", "q_mean", "flow_loss_per_dim"]
@@ -120,6 +121,43 @@ def throughput(timing: dict[str, Any], eval_interval: int) -> dict[str, float]:
     }
 
 
+def fmt_mean_se(value: float, se: float) -> str:
+    if math.isnan(value):
+        return "n/a"
+    return f"{value:.1f}" if math.isnan(se) else f"{value:.1f} +- {se:.1f}"
+
+
+def verdict_table(
+    rows: list[dict[str, Any]], timings: dict[str, list[dict[str, Any]]], args: argparse.Namespace
+) -> tuple[str, list[dict[str, Any]]]:
+    """Final scores per L_test: mean +- s.e. over seeds per implementation, the paired difference
+    ours - reference with its 95% CI and the verdict; the mean updates/s of each below."""
+    scale = 100.0 if args.metric == "success_rate" else 1.0
+    header = (f"{'L_test':>6} | {'reference':>15} | {'ours':>15} | "
+              f"{'ours - reference [95% CI]':>30} | verdict")
+    lines, records = [header, "-" * len(header)], []
+    for n in TEST_FLOW_STEPS:
+        scores = {impl: {r["seed"]: scale * r[args.metric] for r in rows
+                         if r["impl"] == impl and r["L_test"] == n and r["step"] == args.steps}
+                  for impl in IMPLS}
+        diff = paired_difference(scores["ours"], scores["reference"])
+        decided = verdict(diff, args.margin)
+        cells = []
+        for impl in IMPLS:
+            value, se = mean_se([v for v in scores[impl].values() if not math.isnan(v)])
+            cells.append(f"{fmt_mean_se(value, se):>15}")
+            records.append({"L_test": n, "impl": impl, "mean": value, "se": se})
+        interval = "" if math.isnan(diff.low) else f" [{diff.low:+.1f}, {diff.high:+.1f}]"
+        change = "n/a" if math.isnan(diff.mean) else f"{diff.mean:+.1f}{interval}"
+        lines.append(f"{n:>6} | " + " | ".join(cells) + f" | {change:>30} | {decided}")
+        records.append({"L_test": n, "impl": "ours - reference", "mean": diff.mean, "se": diff.se,
+                        "ci95": [diff.low, diff.high], "pairs": diff.n, "verdict": decided})
+    speeds = [f"{impl} {mean([throughput(t, args.eval_interval)['updates_per_s'] for t in runs]):.1f}"
+              for impl, runs in timings.items()]
+    lines.append("updates/s, mean over seeds: " + ", ".join(speeds))
+    return "\n".join(lines), records
+
+
 def write_csv(rows: list[dict[str, Any]], path: Path, fields: list[str]) -> None:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -164,8 +202,15 @@ def print_report(
     print(f"\nFinal scores at step {args.steps} (mean +- std over seeds)")
     print(final_table(rows, args.steps, impls))
 
+    unit = "success (%)" if args.metric == "success_rate" else "return"
+    print(f"\nVerdict on the final {unit} at step {args.steps}, paired by seed (mean +- s.e. over "
+          f"seeds; margin +-{args.margin:g}; rule: benchmarks/compare/stats.py)")
+    table, comparison = verdict_table(rows, timings, args)
+    print(table)
+
     summary: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v
-                                        for k, v in vars(args).items()}, **meta, "throughput": {}}
+                                        for k, v in vars(args).items()}, **meta,
+                               "comparison": comparison, "throughput": {}}
     print("\nTraining throughput (evaluation time excluded; steady: without the first interval, "
           "which holds JIT compilation / warm-up)")
     print(f"{'impl':<10}{'seed':>5}{'updates/s':>11}{'steady/s':>10}{'train s':>9}"

@@ -124,6 +124,20 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
         "(for example to rerun ours alone after a change) instead of training it again",
     )
     parser.add_argument(
+        "--metric",
+        choices=["success_rate", "return_mean"],
+        default="success_rate",
+        help="final score the verdict compares (default success_rate)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=5.0,
+        help="equivalence margin delta of the verdict, in the metric's printed units (success: "
+        "percentage points; return: return units): 'equivalent' when the 95%% CI of ours - "
+        "reference lies within +-delta (default 5.0; rule: benchmarks/compare/stats.py)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path("runs/compare_reference"), help="output directory"
     )
     args = parser.parse_args(argv)
@@ -135,6 +149,8 @@ def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
         parser.error("--eval-episodes must be >= 1")
     if not 1 <= args.train_log_interval <= args.eval_interval:
         parser.error("--train-log-interval must be in [1, --eval-interval]")
+    if args.margin <= 0:
+        parser.error("--margin must be > 0")
     return args
 
 
