@@ -44,6 +44,7 @@ def test_a_compile_error_falls_back_to_eager_with_one_warning(monkeypatch, capsy
     assert calls == [{"dynamic": False}] and not guarded.compiled  # compiled once, then eager
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: torch.compile failed"), err
+    assert "(CppCompileError: C++ compile error)" in err[0], err[0]
     assert "continues without compiling" in err[0] and "compile cache" in err[0]
 
 

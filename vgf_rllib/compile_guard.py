@@ -55,14 +55,20 @@ class CompiledOrEager:
         try:
             return self._call(*args, **kwargs)
         except COMPILE_ERRORS as error:
-            cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             warn(
-                f"torch.compile failed ({cause[:200]}); this run continues without compiling, "
+                f"torch.compile failed ({_first_line(error)}); this run continues without compiling, "
                 f"slower. If it repeats, delete torch's compile cache {compile_cache_dir()} or set "
                 "compile_learner=false"
             )
             self._call = self._eager
             return self._eager(*args, **kwargs)
+
+
+def _first_line(error: BaseException) -> str:
+    """``Type: first line`` of the innermost error torch wrapped (e.g. the C++ compiler's)."""
+    inner = getattr(error, "inner_exception", None) or error.__cause__ or error
+    text = str(inner).strip()
+    return f"{type(inner).__name__}: {text.splitlines()[0][:200]}" if text else type(inner).__name__
 
 
 @contextmanager
