@@ -319,3 +319,22 @@ def test_unknown_input_kinds_and_readers_are_refused():
         load({"sampler": 0.5, "x": 0.5}, "columns")
     with pytest.raises(DatasetError, match="is not a ray.data reader"):
         load("rec", "columns", input_read_method="from_items")
+
+
+def test_a_sweep_trains_on_an_rllib_recording_read_once_by_its_driver(recordings, tmp_path, capsys):
+    """Two trials on the session's 2 CPUs: the driver reads the input through Ray Data before they
+    start (trials that read it themselves waited for a CPU they held, forever)."""
+    import yaml
+
+    data, truth = recordings[PENDULUM, "episodes"]
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump({
+        "name": "recorded",
+        "tasks": [{"name": "pendulum-recording", "input_": str(data), "input_read_episodes": True,
+                   "env": PENDULUM, "training_steps": 10}],
+        "config": {key: value for key, value in TINY.items() if key != "updates_per_iteration"}
+        | {"eval_episodes": 1, "test_flow_steps": [0]},
+        "search": {"seed": {"grid": [0, 1]}},
+    }))
+    assert main(["sweep", str(sweep), "--storage", str(tmp_path / "sweeps")]) == 0
+    assert "2 of 2 trial(s) finished, 0 failed" in capsys.readouterr().out
