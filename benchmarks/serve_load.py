@@ -20,7 +20,6 @@ import itertools
 import math
 import os
 import socket
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass

@@ -44,6 +44,12 @@ def test_online_collection_prints_env_steps_per_second() -> None:
     assert "runners  env steps/s (all)" in output
 
 
+def test_eval_runners_times_zero_one_and_two_runners_on_equal_records() -> None:
+    output = run_benchmark("eval_runners.py", "--episodes", "1", "--budgets", "0", "--rounds", "1")
+    assert "hardware: " in output
+    assert "runners  seconds (mean)" in output and "records equal to 0 runners' (same weights" in output
+
+
 def test_offline_to_online_scores_the_checkpoint_and_both_continuations() -> None:
     output = run_benchmark(
         "offline_to_online.py", "--offline-updates", "100", "--online-env-steps", "100",

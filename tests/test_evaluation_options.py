@@ -30,8 +30,8 @@ MAZE = "ogbench:pointmaze-medium-navigate-singletask-v0"
 
 
 class StubModule(torch.nn.Module):
-    """What evaluate_budgets needs from a VGF module: the env's spaces, acts with zeros,
-    records budgets."""
+    """What evaluate_budgets needs from a VGF module: the env's spaces, acts with zeros (no
+    transport steps), records budgets."""
 
     def __init__(self, env_spec: str) -> None:
         super().__init__()
@@ -40,15 +40,15 @@ class StubModule(torch.nn.Module):
         env.close()
         self.weight = torch.nn.Parameter(torch.zeros(1))
         self.action_dim = self.action_space.shape[0]
-        self.acting = "trained"
+        self.acting = SimpleNamespace(num_particles=1, budget="trained")
         self.budgets: list[int] = []
 
     def set_test_time_budget(self, flow_steps, num_particles=None, step_size=None):
         self.budgets.append(flow_steps)
-        self.acting = f"L{flow_steps}"
+        self.acting = SimpleNamespace(num_particles=1, budget=f"L{flow_steps}")
 
-    def compute_actions(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.zeros(obs.shape[0], self.action_dim)
+    def compute_actions_and_steps(self, obs: torch.Tensor, noise=None, uniform=None):
+        return torch.zeros(obs.shape[0], self.action_dim), torch.zeros(obs.shape[0], dtype=torch.long)
 
 
 # --- episodes per L_test --------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_records_name_the_success_timing_of_ogbench_envs():
         entry = results_by_budget(results)
         assert entry["L0"]["success_timing"] == entry["L2"]["success_timing"] == expected
         assert "success_rate" in entry["L0"]
-    assert module.acting == "trained" and module.budgets == [0, 2] * 3
+    assert module.acting.budget == "trained" and module.budgets == [0, 2] * 3
 
 
 def test_success_timing_is_refused_for_other_envs_and_values():

@@ -139,6 +139,10 @@ BAD_SET_VALUES = [
     ("test_flow_steps=[0,", "test_flow_steps", "cannot parse"),
     ("num_gpus_per_learner=-1", "num_gpus_per_learner", "-1"),
     ("num_particles=200000", "num_particles", "200000"),  # the N x N kernel would not fit
+    # RLlib settings an offline VGF run would ignore: refused, naming the VGF field to use
+    ("evaluation_interval=1", "evaluation_interval=1", "set eval_interval"),
+    ("evaluation_duration=5", "evaluation_duration=5", "set eval_episodes"),
+    ("num_env_runners=2", "num_env_runners=2", "evaluation_num_env_runners"),
 ]
 BAD_FLAGS = [
     (["--iterations", "0"], "--iterations", "0"),

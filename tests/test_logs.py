@@ -70,3 +70,19 @@ def test_tunes_reuse_actors_advice_is_dropped(caplog: pytest.LogCaptureFixture) 
                     "consider setting reuse_actors=True to reduce actor creation overheads.")
         logger.info("Restored on 127.0.0.1 from checkpoint")
     assert [r.getMessage() for r in caplog.records] == ["Restored on 127.0.0.1 from checkpoint"]
+
+
+def test_rllibs_advice_to_call_evaluate_is_dropped_for_vgfs_evaluation_runners(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from vgf_rllib import VGFConfig
+    from vgf_rllib.demo import DATASET_SPEC, ENV_SPEC
+
+    quiet_third_party_noise()
+    config = (
+        VGFConfig().environment(ENV_SPEC).offline_dataset(dataset=DATASET_SPEC)
+        .evaluation(evaluation_num_env_runners=2)
+    )
+    with caplog.at_level(logging.WARNING, logger="ray.rllib.algorithms.algorithm_config"):
+        config.validate()  # RLlib's own validate logs the advice (2 evaluation workers, no interval)
+    assert not [r for r in caplog.records if "evaluation_interval" in r.getMessage()]

@@ -12,6 +12,10 @@ Each filter names one message and why it is noise here:
 - Ray Tune's "Trainable.setup took ... consider setting reuse_actors=True": VGF's setup loads the
   dataset onto the learner; an RLlib algorithm cannot be reused for another trial's config
   (its ``reset_config`` returns False), so the advice never applies.
+- RLlib's "You have specified k evaluation workers, but your `evaluation_interval` is 0 or None":
+  VGF evaluates on its evaluation EnvRunners every ``eval_interval`` iterations with its own loop
+  (``evaluation_interval`` is refused; docs/algorithm.md, "Evaluation on EnvRunners"), so the
+  advice to call ``Algorithm.evaluate()`` does not apply.
 - GLFW's "The DISPLAY environment variable is missing": MuJoCo imports GLFW for rendering, which
   VGF never does (evaluation runs without a display).
 - Gymnasium's "Box low's/high's precision lowered by casting to float32": OGBench's manipulation
@@ -34,6 +38,7 @@ LOG_NOISE = (
     ("ray.tune.utils.util", "Install gputil"),
     ("ray.tune.execution.experiment_state", "Experiment state snapshotting has been triggered"),
     ("ray.tune.trainable.trainable", "consider setting reuse_actors=True"),
+    ("ray.rllib.algorithms.algorithm_config", "evaluation workers, but your `evaluation_interval`"),
 )
 
 #: regular expressions of Python warnings that are ignored (colour codes may precede the text)

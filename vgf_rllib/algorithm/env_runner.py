@@ -1,10 +1,12 @@
 """VGFEnvRunner: RLlib's single-agent EnvRunner acting with VGF's online-collection budget,
-returning flat transitions for the learner-resident buffer.
+returning flat transitions for the learner-resident buffer; as an evaluation EnvRunner it plays
+its share of an evaluation's episodes at every L_test.
 
 See docs/algorithm.md, "Offline-to-online fine-tuning": EnvRunners act with best-of-N
 (``online_flow_steps`` transport steps, 0 by default as in the authors' code), without added
 noise, on the weights the learner last synchronized. ``mask`` is 0 only on a true
-termination (a time-limit truncation still bootstraps).
+termination (a time-limit truncation still bootstraps). Evaluation: docs/algorithm.md,
+"Evaluation on EnvRunners".
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from ray.rllib.core import COMPONENT_RL_MODULE
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from vgf_rllib.algorithm.learner import TRAIN_FIELDS
+from vgf_rllib.evaluation import PlayedEpisodes, play_budgets
 
 
 def episodes_to_transitions(episodes: Sequence[Any]) -> dict[str, np.ndarray]:
@@ -55,3 +59,18 @@ class VGFEnvRunner(SingleAgentEnvRunner):
         new transitions; RLlib's episode metrics are kept for ``get_metrics()``."""
         episodes = self.sample(num_timesteps=num_timesteps, explore=False)
         return episodes_to_transitions(episodes)
+
+    def play_evaluation_episodes(
+        self,
+        module_state: Any,
+        env_spec: str,
+        test_flow_steps: Sequence[int | str],
+        episodes: Sequence[int],
+        **settings: Any,
+    ) -> list[PlayedEpisodes]:
+        """Take the learner's weights ``module_state`` (sent with this call, so a runner
+        restarted since the last evaluation cannot act with stale ones), then play the episode
+        indices ``episodes`` at every budget with :func:`~vgf_rllib.evaluation.play_budgets`
+        (``settings``: its keyword arguments)."""
+        self.set_state({COMPONENT_RL_MODULE: module_state})
+        return play_budgets(self.module, env_spec, test_flow_steps, episodes, **settings)

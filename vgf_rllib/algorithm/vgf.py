@@ -11,8 +11,13 @@ Deviations of the config from RLlib's usual offline setup, on purpose:
   So ``is_offline`` is False: RLlib builds no OfflineData for VGF (docs/data.md, "RLlib
   recordings"; docs/algorithm.md, "Deviations from the authors' code", item 4).
 - Evaluation runs VGF's own loop (``test_time(...)``) so one checkpoint is scored at several
-  test-time budgets L_test; RLlib's ``evaluation_interval`` is not used (docs/algorithm.md,
-  "Acting and the test-time budget", and item 7 of "Deviations from the authors' code").
+  test-time budgets L_test on the same seeded episodes, every ``eval_interval`` iterations;
+  RLlib's ``evaluation_interval`` and ``evaluation_duration`` are refused, naming the VGF field
+  to use. ``evaluation(evaluation_num_env_runners=k)`` spreads each evaluation's episodes over k
+  EnvRunners (docs/algorithm.md, "Acting and the test-time budget" and "Evaluation on
+  EnvRunners").
+- ``env_runners(num_env_runners=k)`` is refused on an offline-only config (EnvRunners collect
+  only for offline-to-online).
 - ``lr`` is None: the critics and the flow sampler have their own learning rates.
 
 Deviations of the algorithm from RLlib's offline algorithms, on purpose:
@@ -52,15 +57,17 @@ import numpy as np
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
-from ray.rllib.core import DEFAULT_MODULE_ID
+from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_RL_MODULE, DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.checkpoints import Checkpointable
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, LEARNER_RESULTS
 from ray.rllib.utils.typing import ResultDict
 from ray.tune.registry import register_env
+from tqdm.auto import tqdm
 
 from vgf_rllib.algorithm.data_setup import prepare_data
 from vgf_rllib.algorithm.env_runner import VGFEnvRunner
+from vgf_rllib.algorithm.eval_runners import play_on_env_runners
 from vgf_rllib.algorithm.field_hints import suggestions
 from vgf_rllib.algorithm.learner import NUM_UPDATES_LIFETIME, TARGET_UPDATES, VGFTorchLearner
 from vgf_rllib.algorithm.online import online_rewards, updates_due
@@ -84,6 +91,7 @@ from vgf_rllib.evaluation import (
     evaluation_seed,
     results_by_budget,
     success_timing_kwargs,
+    summarize_budgets,
 )
 
 #: learner precisions: fp32, or bf16 autocast of the loss forwards (docs/algorithm.md, "Precision")
@@ -570,7 +578,30 @@ class VGFConfig(AlgorithmConfig):
             self._value_error(
                 "eval_interval > 0 needs an evaluation env: config.environment(env=...)"
             )
+        self._check_rllib_settings_without_effect()
         super().validate()
+
+    def _check_rllib_settings_without_effect(self) -> None:
+        """Refuse RLlib settings that an offline VGF run would otherwise ignore silently
+        (docs/algorithm.md, "Evaluation on EnvRunners")."""
+        if self.evaluation_interval:
+            self._value_error(
+                f"evaluation_interval={self.evaluation_interval!r} would run RLlib's own "
+                "evaluation beside VGF's: set eval_interval (test_time(eval_interval=...)), "
+                "which scores every L_test on the same episodes"
+            )
+        if self.evaluation_duration != AlgorithmConfig().evaluation_duration:
+            self._value_error(
+                f"evaluation_duration={self.evaluation_duration!r} has no effect on VGF's "
+                "evaluation: set eval_episodes (test_time(eval_episodes=...)), the episodes "
+                "per L_test"
+            )
+        if self.num_env_runners and not self.is_online and not self.in_evaluation:
+            self._value_error(
+                f"num_env_runners={self.num_env_runners!r} has no effect on an offline-only "
+                "run (online_env_steps=0: EnvRunners only collect for offline-to-online); to "
+                "spread evaluations over EnvRunners set evaluation_num_env_runners instead"
+            )
 
     def _value_error(self, errmsg: str) -> None:
         """RLlib's, without its second line about suppressing validation: CLI errors stay
@@ -646,13 +677,18 @@ class VGF(Algorithm):
         prepared.environment(observation_space=data.observation_space, action_space=data.action_space)
         check_learner_resources(prepared, action_dim=dataset.action_dim)
         capacity = self._buffer_capacity(prepared, len(dataset))
-        if prepared.is_online:
-            if not prepared.env:
-                raise ValueError(
-                    f"online_env_steps={prepared.online_env_steps} needs an env to collect in: "
-                    "config.environment(env=...) (suite datasets name their own)"
-                )
-            register_online_env(prepared)
+        if prepared.is_online and not prepared.env:
+            raise ValueError(
+                f"online_env_steps={prepared.online_env_steps} needs an env to collect in: "
+                "config.environment(env=...) (suite datasets name their own)"
+            )
+        if prepared.evaluation_num_env_runners and not prepared.env:
+            raise ValueError(
+                f"evaluation_num_env_runners={prepared.evaluation_num_env_runners} needs an env "
+                "to evaluate in: config.environment(env=...) (suite datasets name their own)"
+            )
+        if prepared.is_online or prepared.evaluation_num_env_runners:
+            register_runner_env(prepared)
         prepared.freeze()
         self.config = prepared
         self._dataset_metadata = dict(dataset.metadata)
@@ -781,11 +817,16 @@ class VGF(Algorithm):
 
     def get_policy_module(self) -> Any:
         """A CPU copy of the trained module (weights from the first learner)."""
-        state = self.learner_group.get_state(components="learner/rl_module")
-        module_state = state["learner"]["rl_module"][DEFAULT_MODULE_ID]
         module = self.config.get_rl_module_spec(inference_only=True).build()
-        module.set_state(module_state)
+        module.set_state(self._acting_state()[DEFAULT_MODULE_ID])
         return module
+
+    def _acting_state(self) -> dict[str, Any]:
+        """The first learner's inference-only module state (no target critics), by module id."""
+        state = self.learner_group.get_state(
+            components=f"{COMPONENT_LEARNER}/{COMPONENT_RL_MODULE}", inference_only=True
+        )
+        return state[COMPONENT_LEARNER][COMPONENT_RL_MODULE]
 
     def _acting_device(self) -> torch.device:
         """The local learner's device, else the CPU (remote learners' GPUs are not the driver's)."""
@@ -799,23 +840,35 @@ class VGF(Algorithm):
         *,
         show_progress: bool = False,
     ) -> dict[str, Any]:
-        """Score the current weights at every L_test without retraining, acting on the local
-        learner's device (a GPU learner acts on its GPU; remote learners: the driver's CPU).
+        """Score the current weights at every L_test without retraining, on the same seeded
+        episodes: on the evaluation EnvRunners where ``evaluation_num_env_runners`` > 0, else
+        in this process on the local learner's device (a GPU learner acts on its GPU; remote
+        learners: the driver's CPU).
 
-        See docs/algorithm.md, "Acting and the test-time budget".
+        See docs/algorithm.md, "Acting and the test-time budget" and "Evaluation on EnvRunners".
         """
-        results = evaluate_budgets(
-            self.get_policy_module().to(self._acting_device()),
-            self.config.env,
-            test_flow_steps or self.config.test_flow_steps,
-            episodes or self.config.eval_episodes,
-            num_particles=self.config.eval_num_particles,
-            step_size=self.config.eval_step_size,
-            seed=evaluation_seed(self.config.seed),
-            show_progress=show_progress,
-            success_timing=self.config.success_timing,
+        config = self.config
+        budgets = test_flow_steps or config.test_flow_steps
+        count = episodes or config.eval_episodes
+        settings = dict(
+            num_particles=config.eval_num_particles,
+            step_size=config.eval_step_size,
+            seed=evaluation_seed(config.seed),
+            success_timing=config.success_timing,
         )
-        return results_by_budget(results)
+        if not config.evaluation_num_env_runners:
+            module = self.get_policy_module().to(self._acting_device())
+            results = evaluate_budgets(
+                module, config.env, budgets, count, show_progress=show_progress, **settings
+            )
+            return results_by_budget(results)
+        total = count * len(budgets)
+        with tqdm(total=total, desc="evaluate", unit="ep", disable=not show_progress) as progress:
+            shares = play_on_env_runners(
+                self.eval_env_runner_group, self._acting_state(), config.env, budgets, count,
+                progress=progress, **settings,
+            )
+        return results_by_budget(summarize_budgets(config.env, shares))
 
     def restore_from_path(self, path: Any, *args, **kwargs) -> None:
         """Restore learner state (weights, optimizers, RNG, the buffer's online rows), then
@@ -829,9 +882,9 @@ def _sample_share(runner: VGFEnvRunner, *, num_steps: int) -> tuple[dict[str, np
     return runner.sample_transitions(num_steps), runner.get_metrics()
 
 
-def register_online_env(config: VGFConfig) -> None:
+def register_runner_env(config: VGFConfig) -> None:
     """Register ``config.env`` (any spec :func:`vgf_rllib.envs.make_env` takes, such as
-    ``ogbench:...``) with Tune so that RLlib's EnvRunners build the evaluation env."""
+    ``ogbench:...``) with Tune so that RLlib's EnvRunners (collecting or evaluating) build it."""
     spec = config.env
     kwargs = success_timing_kwargs(spec, config.success_timing)
     register_env(spec, lambda _context: make_env(spec, **kwargs))

@@ -1,6 +1,6 @@
 """Start Ray for a CLI command only when it needs it, and never leave its processes behind.
 
-An offline VGF run with a local learner (``num_learners=0``, no EnvRunners) on a VGF dataset
+An offline VGF run with a local learner (``num_learners=0``, no EnvRunners, evaluation in-process) on a VGF dataset
 spec needs no Ray processes at all, so none are started. Otherwise Ray starts in this process together with
 :mod:`vgf_rllib.cli.process_reaper`, which kills what is left of Ray when this process exits,
 even by SIGKILL (docs/runs.md).
@@ -20,11 +20,12 @@ REAPER_SCRIPT = Path(__file__).with_name("process_reaper.py")
 
 def needs_ray(config: Any) -> bool:
     """Whether building ``config``'s algorithm starts Ray: remote learners, remote EnvRunners of
-    an online phase (an offline config creates no EnvRunners), or reading RLlib input through
-    Ray Data."""
+    an online phase (an offline config creates no collecting EnvRunners), evaluation EnvRunners
+    (docs/algorithm.md, "Evaluation on EnvRunners"), or reading RLlib input through Ray Data."""
     return (
         bool(config.num_learners)
         or (config.is_online and bool(config.num_env_runners))
+        or bool(config.evaluation_num_env_runners)
         or config.uses_rllib_input
     )
 

@@ -40,7 +40,7 @@ online fine-tuning (with --online-env-steps N): offline_updates=0  online_steps_
   online_sync_steps=null  online_warmup_steps=5000  updates_per_env_step=1.0  buffer_capacity=null  online_flow_steps=0
   num_env_runners=0
 and RLlib's own, e.g. gamma=0.99  train_batch_size_per_learner=256  seed=0
-  num_learners=0  num_gpus_per_learner=1.
+  num_learners=0  num_gpus_per_learner=1  evaluation_num_env_runners=0 (k: evaluate on k EnvRunners).
 Values are parsed as YAML: 3 -> int, 0.1 -> float, [0,1] -> list, true -> bool.
 """
 

@@ -47,6 +47,19 @@ class ParticlePolicySettings:
             raise ValueError(f"sampler euler_steps must be >= 1, got {self.euler_steps}")
 
 
+def acting_draws(
+    generator: torch.Generator, states: int, num_particles: int, action_dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The acting path's random draws for ``states`` states from ``generator`` (CPU): the
+    sampler's noise ``(states, N, action_dim)``, then the selection's U[0, 1) ``(states,)``.
+
+    Drawn per request (serving) or per episode (evaluation), they make actions independent of
+    what else is in the batch (docs/algorithm.md, "Acting and the test-time budget").
+    """
+    noise = torch.randn((states, num_particles, action_dim), generator=generator)
+    return noise, torch.rand((states,), generator=generator)
+
+
 def propose_particles(
     velocity: VelocityField,
     critic: TwinCritic,

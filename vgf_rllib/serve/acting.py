@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from vgf_rllib.core.policy import acting_draws
 from vgf_rllib.data.spaces import has_finite_bounds, scale_to_bounds
 from vgf_rllib.serve.requests import AUTO, ActRequest, RequestError
 
@@ -55,9 +56,7 @@ def request_draws(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A request's sampler noise ``(states, N, action_dim)`` and selection draws ``(states,)``,
     on the CPU from ``torch.Generator().manual_seed(seed)`` (noise first)."""
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.randn((states, num_particles, action_dim), generator=generator)
-    return noise, torch.rand((states,), generator=generator)
+    return acting_draws(torch.Generator().manual_seed(seed), states, num_particles, action_dim)
 
 
 def fresh_seed() -> int:
