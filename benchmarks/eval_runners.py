@@ -51,8 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()[0]
     os.environ.setdefault("RAY_worker_niceness", "0")
-    # one CPU per runner in Ray's bookkeeping; only one setting evaluates at a time
-    ray.init(num_cpus=max(2, max(args.runners)), include_dashboard=False, log_to_driver=False)
+    # every setting's runners exist at once (one CPU each in Ray's bookkeeping, else the last
+    # ones are never placed and building waits for ever); only one setting evaluates at a time
+    ray.init(num_cpus=max(2, sum(args.runners)), include_dashboard=False, log_to_driver=False)
     algos = {n: build(n, args.episodes, args.budgets) for n in args.runners}
     seconds: dict[int, list[float]] = {n: [] for n in algos}
     records = {}
