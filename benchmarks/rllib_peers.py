@@ -165,13 +165,18 @@ def trained_module(algo: Any) -> Any:
     return module
 
 
+def train_seconds(algo: Any, updates: int, per_call: int) -> float:
+    """Wall time of the ``train()`` calls that make ``updates`` gradient steps."""
+    start = time.perf_counter()
+    for _ in range(math.ceil(updates / per_call)):
+        algo.train()
+    return time.perf_counter() - start
+
+
 def run_peer(name: str, data: Path, args: argparse.Namespace, seed: int, tuned: bool) -> dict[str, Any]:
     per_call = min(args.updates, args.updates_per_call)
     algo = peer_config(name, data, seed=seed, per_call=per_call, tuned=tuned).build_algo()
-    start = time.perf_counter()
-    for _ in range(math.ceil(args.updates / per_call)):
-        algo.train()
-    seconds = time.perf_counter() - start
+    seconds = train_seconds(algo, args.updates, per_call)
     returns = greedy_returns(trained_module(algo), args.episodes, seed)
     algo.stop()
     return {"seconds": seconds, "L": {"-": returns.tolist()}}
@@ -190,10 +195,7 @@ def run_vgf(data: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]:
         .debugging(seed=seed)
     )
     algo = config.build_algo()
-    start = time.perf_counter()
-    for _ in range(math.ceil(args.updates / per_call)):
-        algo.train()
-    seconds = time.perf_counter() - start
+    seconds = train_seconds(algo, args.updates, per_call)
     budgets = algo.evaluate_test_time_budgets([0, 1, 2, 3], args.episodes)
     algo.stop()
     returns = {key[1:]: list(value["episode_returns"]) for key, value in budgets.items()

@@ -71,8 +71,9 @@ def trial_config(dataset: Path) -> Any:
     )
 
 
-def measure(route: str, dataset: Path, trials: int) -> dict[str, Any]:
-    """Start ``trials`` VGF actors by ``route``, train one iteration each, read their memory."""
+def measure(shared: bool, dataset: Path, trials: int) -> dict[str, Any]:
+    """Start ``trials`` VGF actors, each loading the file or (``shared``) taking the driver's
+    object-store copy; train one iteration each, read their memory."""
     import ray
     from ray import tune
 
@@ -81,7 +82,7 @@ def measure(route: str, dataset: Path, trials: int) -> dict[str, Any]:
 
     config = trial_config(dataset)
     start = time.perf_counter()
-    if route == "shared":
+    if shared:
         trainable = tune.with_parameters(VGF, shared_data=share_data([config]))
     else:
         trainable = VGF
@@ -99,7 +100,7 @@ def measure(route: str, dataset: Path, trials: int) -> dict[str, Any]:
     for actor in actors:
         ray.kill(actor)
     return {
-        "route": route,
+        "route": "shared" if shared else "per-trial load",
         "rss": [i["rss"] for i in infos],
         "uss": [i["uss"] for i in infos],
         "pss": [i["pss"] for i in infos],
@@ -140,11 +141,10 @@ def main() -> int:
         dataset = Path(folder) / "data.npz"
         write_dataset(dataset, args.rows, args.obs_dim, args.action_dim)
         rows = []
-        for route in ("per-trial load", "shared"):
+        for shared in (False, True):
             ray.init(include_dashboard=False, log_to_driver=False,
                      object_store_memory=int(max(4 * data_mb, 512) * MB))
-            rows.append(measure(route.split()[0] if route == "shared" else "file", dataset, args.trials))
-            rows[-1]["route"] = route
+            rows.append(measure(shared, dataset, args.trials))
             ray.shutdown()
         ray.init(include_dashboard=False, log_to_driver=False,
                  object_store_memory=int(max(2 * data_mb, 512) * MB))

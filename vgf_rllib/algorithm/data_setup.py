@@ -28,13 +28,15 @@ from vgf_rllib.envs import make_env
 class PreparedData:
     """A validated dataset with the spaces and env a run uses for it.
 
-    ``env`` is the config's env, else the env the dataset names (suite datasets do), else None.
+    ``env`` is the config's env, else the env the dataset names (suite datasets do), else None;
+    ``fingerprint`` the dataset's content hash, computed once where it is loaded.
     """
 
     dataset: OfflineDataset
     observation_space: gym.Space
     action_space: gym.Space
     env: str | None
+    fingerprint: str
 
 
 def env_spaces(env_spec: str) -> tuple[gym.Space, gym.Space]:
@@ -95,7 +97,7 @@ def load_prepared_data(config: Any) -> PreparedData:
         spaces = dataset_spaces(dataset)
     else:
         check_against_spaces(dataset, *spaces)
-    return PreparedData(dataset, spaces[0], spaces[1], env)
+    return PreparedData(dataset, spaces[0], spaces[1], env, dataset.fingerprint())
 
 
 def share_data(configs: Iterable[Any]) -> dict[str, Any]:
@@ -115,17 +117,15 @@ def share_data(configs: Iterable[Any]) -> dict[str, Any]:
 
 
 def prepare_data(config: Any, shared: Mapping[str, Any] | None = None) -> tuple[PreparedData, Any]:
-    """The run's data and an ObjectRef to it: from ``shared`` (:func:`share_data`) when given,
-    else loaded here and put in the object store only if remote learners will take it
-    (``ref`` is None otherwise).
+    """The run's data and, when it came from ``shared`` (:func:`share_data`), its ObjectRef
+    (else None: loaded here).
 
     A config whose data is not in ``shared`` is an error, not a silent second read.
     """
     import ray
 
     if shared is None:
-        prepared = load_prepared_data(config)
-        return prepared, (ray.put(prepared) if config.num_learners > 0 else None)
+        return load_prepared_data(config), None
     key = data_key(config)
     if key not in shared:
         raise KeyError(

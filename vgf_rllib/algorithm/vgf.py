@@ -54,6 +54,7 @@ from functools import partial
 from typing import Any, Sequence
 
 import numpy as np
+import ray
 import torch
 from ray.rllib.algorithms.algorithm import Algorithm
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig, NotProvided
@@ -694,9 +695,12 @@ class VGF(Algorithm):
         self._dataset_metadata = dict(dataset.metadata)
         super().setup(prepared)
         self.dataset_size = len(dataset)
-        self.dataset_fingerprint = dataset.fingerprint()
+        self.dataset_fingerprint = data.fingerprint
         stats = observation_statistics(dataset) if prepared.normalize_observations else (None, None)
-        source = dataset.as_dict() if self.learner_group.is_local else data_ref
+        if self.learner_group.is_local:
+            source = dataset.as_dict()
+        else:  # remote learners take one object-store copy by reference
+            source = data_ref if data_ref is not None else ray.put(data)
         self.rows_per_learner = self._on_every_learner(
             lambda learner: learner.load_resident_dataset(source, *stats, capacity=capacity)
         )
