@@ -131,6 +131,7 @@ BAD_SET_VALUES = [
     ("test_flow_steps=[]", "test_flow_steps", "[]"),
     ("success_timing=later", "success_timing", "'later'"),
     ("normalize_observations=maybe", "normalize_observations", "'maybe'"),
+    ("shard_dataset_across_learners=maybe", "shard_dataset_across_learners", "'maybe'"),
     ("rescale_actions=2", "rescale_actions", "2"),
     ("seed=abc", "seed", "'abc'"),
     ("gama=0.9", "gama", "did you mean 'gamma'"),
